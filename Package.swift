@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+// RaftKV: a replicated key-value store on Raft. Toolchain only: no package dependencies.
+import PackageDescription
+
+let package = Package(
+    name: "RaftKV",
+    products: [
+        .executable(name: "kvd", targets: ["kvd"]),
+        .executable(name: "kvctl", targets: ["kvctl"]),
+        .executable(name: "simulate", targets: ["simulate"]),
+    ],
+    targets: [
+        // epoll/eventfd are not exported by Glibc; this header exposes them.
+        .target(name: "CEpoll"),
+        // Pure consensus core: no I/O, clock, threads or global randomness.
+        .target(name: "Raft"),
+        // Byte buffers, varints, CRC32C: shared by every on-disk and on-wire format.
+        .target(name: "Codec"),
+        // Replicated key-value state machine, commands, client sessions.
+        .target(name: "KV", dependencies: ["Codec"]),
+        // Write-ahead log, snapshots, recovery, over an abstract file system.
+        .target(name: "Storage", dependencies: ["Codec", "Raft"]),
+        // Frame header and message codecs for peer and client traffic.
+        .target(name: "Wire", dependencies: ["Codec", "Raft", "KV"]),
+        // One replica's logic minus I/O: drives the core, storage and state machine.
+        .target(name: "Replica", dependencies: ["Raft", "KV", "Storage"]),
+        // Sockets, epoll event loop, timers.
+        .target(name: "Transport", dependencies: ["CEpoll", "Wire"]),
+        // Flag parsing and logging for the executables.
+        .target(name: "CLI"),
+        // The kvd runtime: Replica over Transport and the POSIX disk.
+        .target(name: "Server", dependencies: ["Replica", "Transport", "Wire", "Storage", "CLI"]),
+        .target(name: "KVClient", dependencies: ["Wire", "Transport", "KV"]),
+        .executableTarget(name: "kvd", dependencies: ["Server", "CLI"]),
+        .executableTarget(name: "kvctl", dependencies: ["KVClient", "CLI"]),
+        // Deterministic simulator: network, disk, clock, clients, checkers.
+        .target(name: "Simulation", dependencies: ["Raft", "KV", "Replica", "Storage"], path: "Simulation"),
+        .executableTarget(name: "simulate", dependencies: ["Simulation", "CLI"]),
+
+        .testTarget(name: "RaftTests", dependencies: ["Raft"]),
+        .testTarget(name: "CodecTests", dependencies: ["Codec"]),
+        .testTarget(name: "KVTests", dependencies: ["KV"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Codec"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "Raft", "KV", "Codec"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "KV", "Replica", "Storage"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["KVClient", "Wire", "KV", "Simulation"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+// Intentionally empty: the header is the whole target.

@@ -1,0 +1,56 @@
+/// Messages between members. Every message carries the sender's term (§5.1).
+public struct Message: Sendable, Equatable {
+    public var from: NodeID
+    public var to: NodeID
+    public var term: Term
+    public var kind: MessageKind
+
+    public init(from: NodeID, to: NodeID, term: Term, kind: MessageKind) {
+        self.from = from
+        self.to = to
+        self.term = term
+        self.kind = kind
+    }
+}
+
+public enum MessageKind: Sendable, Equatable {
+    /// RequestVote RPC (§5.2, §5.4.1).
+    case requestVote(lastLogIndex: LogIndex, lastLogTerm: Term)
+    case requestVoteResponse(granted: Bool)
+
+    /// AppendEntries RPC (§5.3). `entries` are contiguous starting at prevLogIndex + 1.
+    case appendEntries(prevLogIndex: LogIndex, prevLogTerm: Term, entries: [Entry], leaderCommit: LogIndex)
+    /// On success `index` is the last index known to match the leader.
+    /// On rejection `index` is the rejected prevLogIndex and the hint says where to
+    /// retry: `hintTerm` is the follower's term at that index (0 if its log is shorter)
+    /// and `hintIndex` is the first index of `hintTerm` in its log (or lastIndex + 1).
+    case appendEntriesResponse(success: Bool, index: LogIndex, hintTerm: Term, hintIndex: LogIndex)
+
+    /// Leader liveness and commit propagation. `commit` is at most the
+    /// follower's known match, so the follower may adopt it without a log check.
+    case heartbeat(commit: LogIndex)
+    case heartbeatResponse
+
+    /// InstallSnapshot RPC (§7), sent in chunks. `offset` is the byte offset of `chunk`
+    /// in the snapshot data of total size `totalSize`; `done` marks the last chunk.
+    case installSnapshot(metadata: SnapshotMetadata, offset: UInt64, totalSize: UInt64, chunk: [UInt8], done: Bool)
+    /// `nextOffset` is the byte the receiver wants next; when `done`, the snapshot at
+    /// `index` has been installed and persisted (or was already covered).
+    case installSnapshotResponse(index: LogIndex, nextOffset: UInt64, done: Bool)
+}
+
+extension MessageKind {
+    /// A short name for logs and traces.
+    public var name: String {
+        switch self {
+        case .requestVote: return "RequestVote"
+        case .requestVoteResponse: return "RequestVoteResponse"
+        case .appendEntries: return "AppendEntries"
+        case .appendEntriesResponse: return "AppendEntriesResponse"
+        case .heartbeat: return "Heartbeat"
+        case .heartbeatResponse: return "HeartbeatResponse"
+        case .installSnapshot: return "InstallSnapshot"
+        case .installSnapshotResponse: return "InstallSnapshotResponse"
+        }
+    }
+}

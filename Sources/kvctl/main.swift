@@ -1,0 +1,1 @@
+print("kvctl: not yet implemented")
