@@ -12,6 +12,8 @@ let package = Package(
     targets: [
         // epoll/eventfd are not exported by Glibc; this header exposes them.
         .target(name: "CEpoll"),
+        // The one syscall wrapper: EINTR retry, errno to a typed error.
+        .target(name: "Posix"),
         // Pure consensus core: no I/O, clock, threads or global randomness.
         .target(name: "Raft"),
         // Byte buffers, varints, CRC32C: shared by every on-disk and on-wire format.
@@ -19,13 +21,13 @@ let package = Package(
         // Replicated key-value state machine, commands, client sessions.
         .target(name: "KV", dependencies: ["Codec"]),
         // Write-ahead log, snapshots, recovery, over an abstract file system.
-        .target(name: "Storage", dependencies: ["Codec", "Raft"]),
+        .target(name: "Storage", dependencies: ["Codec", "Raft", "Posix"]),
         // Frame header and message codecs for peer and client traffic.
         .target(name: "Wire", dependencies: ["Codec", "Raft", "KV"]),
         // One replica's logic minus I/O: drives the core, storage and state machine.
         .target(name: "Replica", dependencies: ["Raft", "KV", "Storage"]),
         // Sockets, epoll event loop, timers.
-        .target(name: "Transport", dependencies: ["CEpoll", "Wire"]),
+        .target(name: "Transport", dependencies: ["CEpoll", "Posix"]),
         // Flag parsing and logging for the executables.
         .target(name: "CLI"),
         // The kvd runtime: Replica over Transport and the POSIX disk.
@@ -42,7 +44,7 @@ let package = Package(
         .testTarget(name: "KVTests", dependencies: ["KV"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Codec"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Raft", "KV", "Codec"]),
-        .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "Posix"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "KV", "Replica", "Storage"]),
         .testTarget(name: "EndToEndTests", dependencies: ["KVClient", "Wire", "KV", "Simulation"]),
     ],
