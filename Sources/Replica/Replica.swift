@@ -1,1 +1,150 @@
-// Placeholder until this module is written.
+import Codec
+import KV
+import Raft
+import Storage
+
+/// What a client hears back about one request.
+public enum ClientOutcome: Sendable, Equatable {
+    /// Committed and applied.
+    case result(KVResult)
+    /// Refused before proposing: ask `leader` (noNode when unknown). Nothing happened.
+    case notLeader(leader: NodeID)
+    /// Refused before proposing: too many requests in flight. Nothing happened.
+    case busy
+    /// Refused before proposing: the request exceeds a size limit. Nothing happened.
+    case tooLarge(limit: Int)
+    /// The proposal was overwritten by another leader's entry: it was not applied.
+    case dropped
+}
+
+/// One replica's logic minus I/O: it drives the Raft core, persists through a
+/// `RaftStorage`, applies committed entries to the KV state machine and resolves client
+/// requests. The simulator and the kvd server both run exactly this code; only the
+/// storage, the network and the clock behind it differ.
+public final class Replica {
+    public struct Options: Sendable {
+        /// Take a state-machine snapshot and compact the log every this many applied entries (0: never).
+        public var snapshotEvery: UInt64 = 10_000
+        /// Entries kept after a snapshot for followers that lag a little.
+        public var retainedTail: UInt64 = 1_000
+        /// At most this many proposals awaiting their outcome.
+        public var maxPending: Int = 16_384
+        public var kvLimits = KVStateMachine.Limits()
+        public init() {}
+    }
+
+    public private(set) var node: RaftNode
+    public let storage: RaftStorage
+    public private(set) var kv: KVStateMachine
+    public let options: Options
+    /// Proposals in flight: log index -> (term proposed in, caller's token).
+    private var pending: [LogIndex: (term: Term, token: UInt64)] = [:]
+    /// Applied (index, term, request) in order, for observers such as invariant checkers.
+    public var onApply: ((Entry) -> Void)?
+    /// Role, term and leader changes, for logs.
+    public var onSoftState: ((SoftState) -> Void)?
+
+    /// Opens a replica from whatever `storage` holds (a fresh directory is an empty state).
+    public init(config: RaftConfig, storage: RaftStorage, seed: UInt64, options: Options = Options()) throws(StorageError) {
+        let state = try storage.load()
+        self.storage = storage
+        self.options = options
+        if let snap = state.snapshot {
+            do {
+                kv = try KVStateMachine(snapshot: snap.data, limits: options.kvLimits)
+            } catch {
+                throw StorageError.corrupt(path: "snapshot@\(snap.metadata.index)", offset: 0, reason: "\(error)")
+            }
+        } else {
+            kv = KVStateMachine(limits: options.kvLimits)
+        }
+        node = RaftNode(config: config, state: state, seed: seed,
+                        snapshotValidator: { KVStateMachine.snapshotChecksumValid($0) })
+    }
+
+    public var id: NodeID { node.id }
+
+    public func tick() { node.tick() }
+
+    public func receive(_ m: Message) { node.step(m) }
+
+    /// Proposes a client request. Returns an outcome at once when it was refused;
+    /// otherwise the outcome arrives through `process(...)`'s reply callback.
+    public func submit(_ request: ClientRequest, token: UInt64) -> ClientOutcome? {
+        guard pending.count < options.maxPending else { return .busy }
+        do {
+            let index = try node.propose(request.encoded())
+            pending[index] = (node.term, token)
+            return nil
+        } catch {
+            switch error {
+            case let .notLeader(leader): return .notLeader(leader: leader)
+            case .busy: return .busy
+            case let .tooLarge(_, limit): return .tooLarge(limit: limit)
+            }
+        }
+    }
+
+    /// Runs the Ready loop until the core is idle: send, persist, send, apply, advance
+    /// (the order in `Ready`'s contract). Replies go out only after the entry is applied,
+    /// which is after it is durable on a majority and here.
+    public func process(send: (Message) -> Void, reply: (UInt64, ClientOutcome) -> Void) throws(StorageError) {
+        while let rd = node.ready() {
+            if let s = rd.softState { onSoftState?(s) }
+            for m in rd.eagerMessages { send(m) }
+            if let snap = rd.snapshot { try storage.saveSnapshot(snap) }
+            if !rd.entries.isEmpty || rd.hardState != nil {
+                try storage.append(rd.entries, hardState: rd.hardState)
+                try storage.sync()
+            }
+            for m in rd.messages { send(m) }
+            if let snap = rd.snapshot { restore(snap) }
+            for e in rd.committedEntries { apply(e, reply: reply) }
+            node.advance(rd)
+            try maybeSnapshot()
+        }
+    }
+
+    private func restore(_ snap: Snapshot) {
+        // The core verified the checksum before handing the snapshot out.
+        guard let restored = try? KVStateMachine(snapshot: snap.data, limits: options.kvLimits) else {
+            preconditionFailure("snapshot passed its checksum but does not decode")
+        }
+        kv = restored
+        // Proposals covered by the snapshot: we cannot tell whether they were applied.
+        for (index, p) in pending where index <= snap.metadata.index {
+            pending.removeValue(forKey: index)
+            _ = p
+        }
+    }
+
+    private func apply(_ e: Entry, reply: (UInt64, ClientOutcome) -> Void) {
+        let mine = pending.removeValue(forKey: e.index)
+        var result: KVResult?
+        if e.kind == .normal, let req = try? ClientRequest.decode(e.data) {
+            result = kv.apply(req, at: e.index)
+        } else {
+            kv.markApplied(e.index)
+        }
+        onApply?(e)
+        if let mine {
+            if mine.term == e.term, let result {
+                reply(mine.token, .result(result))
+            } else {
+                reply(mine.token, .dropped)
+            }
+        }
+    }
+
+    private func maybeSnapshot() throws(StorageError) {
+        guard options.snapshotEvery > 0 else { return }
+        let applied = node.log.applied
+        let last = node.latestSnapshotIndex
+        guard applied >= last + options.snapshotEvery, let term = node.log.term(at: applied) else { return }
+        precondition(kv.appliedIndex == applied, "state machine and core disagree on the applied index")
+        let snap = Snapshot(metadata: SnapshotMetadata(index: applied, term: term, config: node.cluster), data: kv.snapshotBytes())
+        try storage.saveSnapshot(snap)
+        let keepFrom = applied > options.retainedTail ? applied - options.retainedTail : 0
+        node.compact(snapshot: snap, compactThrough: max(node.log.compactedIndex, keepFrom))
+    }
+}

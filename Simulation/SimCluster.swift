@@ -1,0 +1,295 @@
+import KV
+import Raft
+import Replica
+import Storage
+
+/// What travels on the simulated network.
+public enum SimPacket {
+    case raft(Message)
+    case request(ClientRequest, token: UInt64)
+    case reply(token: UInt64, outcome: ClientOutcome)
+}
+
+/// One event of a run, kept in a ring for failure reports and hashed into the trace.
+public struct TraceEvent: CustomStringConvertible {
+    public var tick: UInt64
+    public var text: String
+    public var description: String { "t=\(tick) \(text)" }
+}
+
+/// The deterministic cluster harness: real `Replica`s (the same code kvd runs) over a
+/// simulated network, disk and clock. All randomness flows from one seed.
+public final class SimCluster {
+    public struct Options {
+        public var electionTicks = 10
+        public var heartbeatTicks = 1
+        public var checkQuorum = true
+        public var snapshotEvery: UInt64 = 0
+        public var retainedTail: UInt64 = 5
+        public var maxEntriesPerAppend = 64
+        public var maxInflightAppends = 64
+        public var snapshotChunkBytes = 512 * 1024
+        /// Check Log Matching every this many ticks (it is O(n^2 * log)).
+        public var logCheckInterval: UInt64 = 200
+        /// Keep text events for the failure report (costs speed).
+        public var keepTrace = true
+        public init() {}
+    }
+
+    public let seed: UInt64
+    public let ids: [NodeID]
+    public let options: Options
+    public private(set) var now: UInt64 = 0
+    public var network = SimNetwork<SimPacket>()
+    public private(set) var replicas: [Replica?]
+    public let disks: [SimStorage]
+    public private(set) var invariants = InvariantChecker()
+    /// Network randomness (delays, drops) and fault randomness are separate streams so a
+    /// change in one does not reshuffle the other.
+    var netRng: SeededRandom
+    public var faultRng: SeededRandom
+    /// Hash of every event so far: equal seeds must give equal hashes.
+    public private(set) var traceHash: UInt64 = 0
+    public private(set) var recent: [TraceEvent] = []
+    private var recentHead = 0
+    /// Messages sent, by kind name.
+    public private(set) var sentByKind: [String: Int] = [:]
+    public private(set) var restarts = 0
+    /// Client replies delivered, by token.
+    public var clientInbox: [UInt64: [(token: UInt64, outcome: ClientOutcome)]] = [:]
+    private var tokenOwner: [UInt64: UInt64] = [:]
+    private var nextToken: UInt64 = 1
+    /// Replies to proposals made directly with `propose`, by token.
+    public private(set) var directReplies: [UInt64: ClientOutcome] = [:]
+
+    public init(nodes: Int, seed: UInt64, options: Options = Options()) {
+        precondition(nodes >= 1 && nodes <= 9, "1 to 9 nodes")
+        self.seed = seed
+        self.options = options
+        ids = (1...UInt64(nodes)).map { $0 }
+        var root = SeededRandom(seed: seed)
+        netRng = root.fork()
+        faultRng = root.fork()
+        disks = ids.map { _ in SimStorage() }
+        replicas = Array(repeating: nil, count: nodes)
+        for id in ids { start(id, seed: root.next()) }
+    }
+
+    private func raftConfig(_ id: NodeID) -> RaftConfig {
+        var c = RaftConfig(id: id, voters: ids)
+        c.electionTicks = options.electionTicks
+        c.heartbeatTicks = options.heartbeatTicks
+        c.checkQuorum = options.checkQuorum
+        c.maxEntriesPerAppend = options.maxEntriesPerAppend
+        c.maxInflightAppends = options.maxInflightAppends
+        c.snapshotChunkBytes = options.snapshotChunkBytes
+        return c
+    }
+
+    private func start(_ id: NodeID, seed: UInt64) {
+        var ro = Replica.Options()
+        ro.snapshotEvery = options.snapshotEvery
+        ro.retainedTail = options.retainedTail
+        let r: Replica
+        do {
+            r = try Replica(config: raftConfig(id), storage: disks[Int(id - 1)], seed: seed, options: ro)
+        } catch {
+            invariants.fail("node \(id) failed to restart from its disk: \(error)")
+            return
+        }
+        r.onApply = { [unowned self] e in
+            self.invariants.observeApply(node: id, entry: e)
+            self.record { "n\(id) apply \(e.index)@\(e.term)" } hash: { h in mix(&h, 0xA0 ^ id); mix(&h, e.index); mix(&h, e.term) }
+        }
+        replicas[Int(id - 1)] = r
+    }
+
+    public func replica(_ id: NodeID) -> Replica? { replicas[Int(id - 1)] }
+    public func isUp(_ id: NodeID) -> Bool { replicas[Int(id - 1)] != nil }
+    public var liveIDs: [NodeID] { ids.filter(isUp) }
+
+    // MARK: - Trace
+
+    @inline(__always)
+    func record(_ text: () -> String, hash: (inout UInt64) -> Void) {
+        hash(&traceHash)
+        guard options.keepTrace else { return }
+        let e = TraceEvent(tick: now, text: text())
+        if recent.count < 64 { recent.append(e) } else { recent[recentHead] = e; recentHead = (recentHead + 1) % 64 }
+    }
+
+    /// The last events, oldest first.
+    public var lastEvents: [TraceEvent] {
+        recent.count < 64 ? recent : Array(recent[recentHead...] + recent[..<recentHead])
+    }
+
+    // MARK: - Faults
+
+    public func crash(_ id: NodeID) {
+        guard isUp(id) else { return }
+        replicas[Int(id - 1)] = nil
+        disks[Int(id - 1)].crash(using: &faultRng)
+        network.purge(node: id)
+        record({ "n\(id) crash" }, hash: { mix(&$0, 0xC0 ^ id) })
+    }
+
+    public func restart(_ id: NodeID) {
+        guard !isUp(id) else { return }
+        restarts += 1
+        start(id, seed: faultRng.next())
+        record({ "n\(id) restart" }, hash: { mix(&$0, 0xD0 ^ id) })
+    }
+
+    public func partition(_ groups: [[NodeID]], bridges: [NodeID] = []) {
+        network.partition(groups, bridges: bridges)
+        record({ "partition \(groups) bridges \(bridges)" }, hash: { h in mix(&h, 0xE0); for g in groups { for n in g { mix(&h, n) }; mix(&h, 0xFF) } })
+    }
+
+    public func cut(from: NodeID, to: NodeID) {
+        network.cut(from: from, to: to)
+        record({ "cut \(from)->\(to)" }, hash: { mix(&$0, 0xE1 ^ (from << 8) ^ to) })
+    }
+
+    public func heal() {
+        network.heal()
+        record({ "heal" }, hash: { mix(&$0, 0xE2) })
+    }
+
+    // MARK: - Clients
+
+    /// Sends a client request from `client` (an endpoint >= clientBase) to `node`.
+    public func sendRequest(from client: UInt64, to node: NodeID, _ req: ClientRequest) -> UInt64 {
+        let token = nextToken
+        nextToken += 1
+        tokenOwner[token] = client
+        network.send(from: client, to: node, .request(req, token: token), now: now, rng: &netRng)
+        return token
+    }
+
+    /// Proposes directly on `node` (bypassing the network); the outcome lands in `directReplies`.
+    @discardableResult
+    public func propose(on node: NodeID, _ req: ClientRequest) -> (token: UInt64, refused: ClientOutcome?) {
+        let token = nextToken
+        nextToken += 1
+        guard let r = replica(node) else { return (token, .notLeader(leader: noNode)) }
+        let refused = r.submit(req, token: token)
+        if let refused { directReplies[token] = refused }
+        return (token, refused)
+    }
+
+    // MARK: - Time
+
+    /// One tick: every live node ticks, due messages are delivered, then every node runs
+    /// its Ready loop (so messages produced in a tick leave together, as batches).
+    public func tick() {
+        now += 1
+        for id in ids { replica(id)?.tick() }
+        while let (from, to, payload) = network.nextDue(now: now) {
+            deliver(from: from, to: to, payload)
+        }
+        for id in ids { process(id) }
+        if options.logCheckInterval > 0 && now % options.logCheckInterval == 0 { checkLogs() }
+    }
+
+    public func run(ticks: Int) {
+        for _ in 0..<ticks {
+            tick()
+            if invariants.violation != nil { return }
+        }
+    }
+
+    /// Ticks until `done` holds (checked after each tick) or `maxTicks` pass.
+    @discardableResult
+    public func run(upTo maxTicks: Int, until done: (SimCluster) -> Bool) -> Bool {
+        for _ in 0..<maxTicks {
+            if done(self) { return true }
+            tick()
+            if invariants.violation != nil { return false }
+        }
+        return done(self)
+    }
+
+    private func deliver(from: UInt64, to: UInt64, _ payload: SimPacket) {
+        switch payload {
+        case let .raft(m):
+            guard let r = replica(to) else { return }
+            record({ "n\(from)->n\(to) \(m.kind.name) t\(m.term)" }, hash: { h in mix(&h, from << 8 ^ to); mix(&h, m.term); mix(&h, UInt64(kindTag(m.kind))) })
+            r.receive(m)
+        case let .request(req, token):
+            guard let r = replica(to) else { return }
+            record({ "c\(from)->n\(to) request seq \(req.sequence)" }, hash: { h in mix(&h, 0xF0 ^ from); mix(&h, req.sequence) })
+            if let refused = r.submit(req, token: token) {
+                network.send(from: to, to: from, .reply(token: token, outcome: refused), now: now, rng: &netRng)
+            }
+        case let .reply(token, outcome):
+            record({ "n\(from)->c\(to) reply \(outcome)" }, hash: { h in mix(&h, 0xF1 ^ to); mix(&h, token) })
+            clientInbox[to, default: []].append((token, outcome))
+        }
+    }
+
+    private func process(_ id: NodeID) {
+        guard let r = replica(id) else { return }
+        let wasLeader = r.node.role == .leader
+        do {
+            try r.process(send: { m in
+                sentByKind[m.kind.name, default: 0] += 1
+                network.send(from: id, to: m.to, .raft(m), now: now, rng: &netRng)
+            }, reply: { token, outcome in
+                if let client = tokenOwner.removeValue(forKey: token) {
+                    network.send(from: id, to: client, .reply(token: token, outcome: outcome), now: now, rng: &netRng)
+                } else {
+                    directReplies[token] = outcome
+                }
+            })
+        } catch {
+            invariants.fail("node \(id) storage failed: \(error)")
+        }
+        let node = r.node
+        if node.role == .leader {
+            invariants.observeLeader(id, term: node.term, log: node.log)
+            if !wasLeader { record({ "n\(id) leader t\(node.term)" }, hash: { mix(&$0, 0xB0 ^ id); mix(&$0, node.term) }) }
+        }
+        if node.protocolViolations > 0 {
+            invariants.fail("node \(id) received an AppendEntries that would change committed entries")
+        }
+    }
+
+    /// Log Matching across all live nodes plus each node's committed prefix.
+    public func checkLogs() {
+        let logs = liveIDs.map { ($0, replica($0)!.node.log) }
+        invariants.checkLogMatching(logs)
+        for (id, log) in logs { invariants.checkCommittedPrefix(node: id, log: log) }
+    }
+
+    // MARK: - Queries for tests
+
+    /// The live leader with the highest term, if any.
+    public var leader: NodeID? {
+        var best: (NodeID, Term)?
+        for id in liveIDs {
+            let n = replica(id)!.node
+            if n.role == .leader && (best == nil || n.term > best!.1) { best = (id, n.term) }
+        }
+        return best?.0
+    }
+
+    /// Leaders among live nodes whose leadership a majority could confirm (same term as the max).
+    public var leaders: [NodeID] { liveIDs.filter { replica($0)!.node.role == .leader } }
+
+    public func node(_ id: NodeID) -> RaftNode? { replica(id)?.node }
+
+    public var maxTerm: Term { liveIDs.map { replica($0)!.node.term }.max() ?? 0 }
+}
+
+func kindTag(_ k: MessageKind) -> Int {
+    switch k {
+    case .requestVote: return 1
+    case .requestVoteResponse: return 2
+    case .appendEntries: return 3
+    case .appendEntriesResponse: return 4
+    case .heartbeat: return 5
+    case .heartbeatResponse: return 6
+    case .installSnapshot: return 7
+    case .installSnapshotResponse: return 8
+    }
+}
