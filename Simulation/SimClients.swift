@@ -1,0 +1,137 @@
+import KV
+import Raft
+import Replica
+
+/// Simulated clients: each issues one operation at a time to the node it believes leads,
+/// follows not-leader hints, and on timeout retries elsewhere with the same (client id,
+/// sequence) so the session layer applies it at most once. Every operation is recorded
+/// for the linearizability check.
+public struct SimClients {
+    struct Outstanding {
+        var kind: KVOperationKind
+        var request: ClientRequest
+        var historyID: Int
+        var token: UInt64
+        var sentAt: UInt64
+        var attempts: Int
+    }
+
+    struct Client {
+        var endpoint: UInt64
+        var clientID: UInt64
+        var sequence: UInt64 = 0
+        var target: NodeID
+        var op: Outstanding?
+        var readyAt: UInt64 = 0
+        var completed = 0
+    }
+
+    public var history = HistoryRecorder()
+    var clients: [Client]
+    var rng: SeededRandom
+    let keys: [[UInt8]]
+    /// Ticks without a reply before a retry on another node.
+    public var timeoutTicks: UInt64
+    /// New operations are issued only while this is true.
+    public var issuing = true
+    public private(set) var completedOps = 0
+    public private(set) var retries = 0
+    /// Set when a reply contradicts the client protocol (e.g. a session expired unasked).
+    public private(set) var violation: String?
+
+    public init(count: Int, keys: Int, nodes: [NodeID], timeoutTicks: UInt64, rng: SeededRandom) {
+        var rng = rng
+        self.keys = (0..<keys).map { Array("k\($0)".utf8) }
+        self.timeoutTicks = timeoutTicks
+        clients = (0..<count).map { i in
+            Client(endpoint: clientBase + UInt64(i), clientID: rng.next() | 1, target: nodes[Int(rng.below(UInt64(nodes.count)))])
+        }
+        self.rng = rng
+    }
+
+    public var outstanding: Int { clients.filter { $0.op != nil }.count }
+    public var allIdle: Bool { clients.allSatisfy { $0.op == nil } }
+
+    /// One tick of client behaviour: read replies, retry what timed out, issue new work.
+    public mutating func step(_ cluster: SimCluster) {
+        for i in clients.indices {
+            let replies = cluster.clientInbox.removeValue(forKey: clients[i].endpoint) ?? []
+            for (token, outcome) in replies { handle(i, token: token, outcome: outcome, cluster) }
+            if let op = clients[i].op, cluster.now >= op.sentAt + timeoutTicks {
+                retries += 1
+                clients[i].target = cluster.ids[Int(rng.below(UInt64(cluster.ids.count)))]
+                resend(i, cluster)
+            }
+            if clients[i].op == nil && issuing && cluster.now >= clients[i].readyAt {
+                issue(i, cluster)
+            }
+        }
+    }
+
+    private mutating func issue(_ i: Int, _ cluster: SimCluster) {
+        clients[i].sequence += 1
+        let seq = clients[i].sequence
+        let key = keys[Int(rng.below(UInt64(keys.count)))]
+        let kind: KVOperationKind
+        let command: KVCommand
+        switch rng.below(10) {
+        case 0..<5:
+            let value = Array("c\(clients[i].endpoint - clientBase).\(seq)".utf8)
+            kind = .put(key: key, value: value); command = .put(key: key, value: value)
+        case 5..<9:
+            kind = .get(key: key); command = .get(key: key)
+        default:
+            kind = .delete(key: key); command = .delete(key: key)
+        }
+        // One operation at a time: everything below this sequence has been answered.
+        let req = ClientRequest(clientID: clients[i].clientID, sequence: seq, firstUnacknowledged: seq, command: command)
+        let hid = history.invoke(client: clients[i].clientID, kind: kind, at: cluster.now)
+        clients[i].op = Outstanding(kind: kind, request: req, historyID: hid, token: 0, sentAt: cluster.now, attempts: 0)
+        resend(i, cluster)
+    }
+
+    private mutating func resend(_ i: Int, _ cluster: SimCluster) {
+        guard var op = clients[i].op else { return }
+        op.attempts += 1
+        op.sentAt = cluster.now
+        op.token = cluster.sendRequest(from: clients[i].endpoint, to: clients[i].target, op.request)
+        clients[i].op = op
+    }
+
+    private mutating func handle(_ i: Int, token: UInt64, outcome: ClientOutcome, _ cluster: SimCluster) {
+        guard let op = clients[i].op, op.token == token else { return } // a stale attempt's reply
+        switch outcome {
+        case let .result(r):
+            let o: KVOperationOutcome
+            switch r {
+            case .stored: o = .ok
+            case let .value(v): o = .value(v)
+            case let .deleted(n): o = .deleted(n)
+            case .sessionExpired:
+                violation = "client \(clients[i].clientID) seq \(op.request.sequence): session expired although it was never acknowledged"
+                return
+            }
+            history.complete(id: op.historyID, outcome: o, at: cluster.now)
+            clients[i].op = nil
+            clients[i].completed += 1
+            completedOps += 1
+            clients[i].readyAt = cluster.now + rng.below(3)
+        case let .notLeader(leader):
+            clients[i].target = leader != noNode ? leader : cluster.ids[Int(rng.below(UInt64(cluster.ids.count)))]
+            resend(i, cluster)
+        case .busy, .dropped:
+            // Not applied (or unknown for dropped-after-snapshot): retry the same sequence.
+            resend(i, cluster)
+        case let .tooLarge(limit):
+            violation = "request refused as too large (limit \(limit)) though it is tiny"
+        }
+    }
+
+    /// Ends the run: operations still outstanding have an unknown outcome.
+    public mutating func giveUpOutstanding() {
+        for i in clients.indices {
+            if let op = clients[i].op { history.giveUp(id: op.historyID) }
+            clients[i].op = nil
+        }
+    }
+}

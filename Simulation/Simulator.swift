@@ -1,0 +1,185 @@
+import KV
+import Raft
+
+/// Which faults a randomized run injects.
+public struct FaultSet: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    public static let partitions = FaultSet(rawValue: 1 << 0)
+    public static let crashes = FaultSet(rawValue: 1 << 1)
+    public static let drops = FaultSet(rawValue: 1 << 2)
+    public static let duplicates = FaultSet(rawValue: 1 << 3)
+    public static let reorder = FaultSet(rawValue: 1 << 4)
+    public static let oneWay = FaultSet(rawValue: 1 << 5)
+    public static let bridge = FaultSet(rawValue: 1 << 6)
+    public static let all: FaultSet = [.partitions, .crashes, .drops, .duplicates, .reorder, .oneWay, .bridge]
+
+    public static let names: [(String, FaultSet)] = [
+        ("partitions", .partitions), ("crashes", .crashes), ("drops", .drops), ("duplicates", .duplicates),
+        ("reorder", .reorder), ("oneway", .oneWay), ("bridge", .bridge),
+    ]
+}
+
+public struct SimulationConfig: Sendable {
+    public var seed: UInt64 = 1
+    public var nodes = 5
+    /// Ticks of random faults.
+    public var faultTicks = 2_000
+    /// Bound on the healing phase: everything must complete and converge within it.
+    public var healTicks = 3_000
+    public var clients = 4
+    public var keys = 4
+    public var faults: FaultSet = .all
+    /// Snapshot and compact every this many entries (0: never).
+    public var snapshotEvery: UInt64 = 0
+    public init() {}
+}
+
+public struct SimulationReport: Sendable {
+    public var seed: UInt64
+    public var failure: String?
+    public var lastEvents: [String] = []
+    public var ticks: UInt64 = 0
+    public var deliveries = 0
+    public var operations = 0
+    public var retries = 0
+    public var restarts = 0
+    public var maxTerm: Term = 0
+    public var traceHash: UInt64 = 0
+    public var passed: Bool { failure == nil }
+}
+
+/// One seeded run: a fault phase, then a healing phase that must make progress, with the
+/// invariant and linearizability checkers on throughout.
+public func runSimulation(_ config: SimulationConfig) -> SimulationReport {
+    var opts = SimCluster.Options()
+    opts.snapshotEvery = config.snapshotEvery
+    opts.snapshotChunkBytes = 64 // small chunks so transfers take several round trips
+    let cluster = SimCluster(nodes: config.nodes, seed: config.seed, options: opts)
+    var rng = cluster.faultRng.fork()
+    let f = config.faults
+    var net = NetworkFaults()
+    if f.contains(.drops) { net.dropRate = Double(rng.below(11)) / 100 }
+    if f.contains(.duplicates) { net.duplicateRate = Double(rng.below(6)) / 100 }
+    if f.contains(.reorder) {
+        net.maxDelay = 1 + Int(rng.below(3))
+        net.longDelayRate = 0.02
+        net.longDelay = 30
+    }
+    cluster.network.faults = net
+    var clients = SimClients(count: config.clients, keys: config.keys, nodes: cluster.ids,
+                             timeoutTicks: UInt64(4 * opts.electionTicks), rng: rng.fork())
+    var report = SimulationReport(seed: config.seed)
+
+    func failed(_ why: String) -> SimulationReport {
+        report.failure = why
+        report.lastEvents = cluster.lastEvents.map(\.description)
+        return finish()
+    }
+    func finish() -> SimulationReport {
+        report.ticks = cluster.now
+        report.deliveries = cluster.network.delivered
+        report.operations = clients.completedOps
+        report.retries = clients.retries
+        report.restarts = cluster.restarts
+        report.maxTerm = cluster.maxTerm
+        report.traceHash = cluster.traceHash
+        return report
+    }
+    func checkStep() -> String? { cluster.invariants.violation ?? clients.violation }
+
+    // Fault phase.
+    let majority = config.nodes / 2 + 1
+    for _ in 0..<config.faultTicks {
+        injectFault(cluster, &rng, f, majority: majority)
+        clients.step(cluster)
+        cluster.tick()
+        if let v = checkStep() { return failed(v) }
+    }
+
+    // Healing phase: no faults, everyone up; clients must finish and replicas converge.
+    cluster.heal()
+    cluster.network.faults = NetworkFaults()
+    for id in cluster.ids { cluster.restart(id) }
+    let healStart = cluster.now
+    var converged = false
+    while cluster.now < healStart + UInt64(config.healTicks) {
+        clients.issuing = cluster.now < healStart + 200
+        clients.step(cluster)
+        cluster.tick()
+        if let v = checkStep() { return failed(v) }
+        if !clients.issuing && clients.allIdle && replicasConverged(cluster) {
+            converged = true
+            break
+        }
+    }
+    if !converged {
+        let applied = cluster.liveIDs.map { "n\($0):\(cluster.replica($0)!.node.log.applied)" }.joined(separator: " ")
+        return failed("liveness: after \(config.healTicks) healed ticks, \(clients.outstanding) client operation(s) still open, applied \(applied), leader \(cluster.leader.map(String.init) ?? "none")")
+    }
+    cluster.checkLogs()
+    if let v = checkStep() { return failed(v) }
+
+    clients.giveUpOutstanding()
+    switch LinearizabilityChecker.check(clients.history.operations) {
+    case .linearizable:
+        break
+    case let .notLinearizable(_, explanation):
+        return failed("linearizability: \(explanation)")
+    case let .unknown(reason):
+        return failed("linearizability check inconclusive: \(reason)")
+    }
+    return finish()
+}
+
+/// All live replicas applied the same prefix and hold equal key-value maps.
+func replicasConverged(_ c: SimCluster) -> Bool {
+    let live = c.liveIDs.compactMap { c.replica($0) }
+    guard let first = live.first, live.count == c.ids.count else { return false }
+    let maxCommit = live.map { $0.node.log.committed }.max() ?? 0
+    return live.allSatisfy { $0.node.log.applied == maxCommit && $0.kv.data == first.kv.data }
+}
+
+/// Random faults, a few per hundred ticks. Crashes are limited to a minority at a time
+/// so the phase keeps some progress; the healing phase restores everything anyway.
+func injectFault(_ c: SimCluster, _ rng: inout SeededRandom, _ f: FaultSet, majority: Int) {
+    let n = c.ids.count
+    if f.contains(.partitions) && rng.chance(0.01) {
+        switch rng.below(5) {
+        case 0:
+            c.heal()
+        case 1 where f.contains(.bridge) && n >= 3:
+            var ids = c.ids
+            shuffle(&ids, &rng)
+            let bridge = ids.removeFirst()
+            let half = ids.count / 2
+            c.partition([Array(ids.prefix(half)), Array(ids.dropFirst(half))], bridges: [bridge])
+        case 2 where f.contains(.oneWay):
+            let a = c.ids[Int(rng.below(UInt64(n)))], b = c.ids[Int(rng.below(UInt64(n)))]
+            if a != b { c.cut(from: a, to: b) }
+        case 3:
+            // Isolate the leader, if any.
+            if let l = c.leader { c.partition([[l], c.ids.filter { $0 != l }]) }
+        default:
+            var ids = c.ids
+            shuffle(&ids, &rng)
+            let k = 1 + Int(rng.below(UInt64(n - 1 > 0 ? n - 1 : 1)))
+            c.partition([Array(ids.prefix(k)), Array(ids.dropFirst(k))])
+        }
+    }
+    if f.contains(.crashes) {
+        let down = c.ids.filter { !c.isUp($0) }
+        if rng.chance(0.004) && down.count < n - majority + 1 {
+            let live = c.liveIDs
+            if !live.isEmpty { c.crash(live[Int(rng.below(UInt64(live.count)))]) }
+        }
+        if !down.isEmpty && rng.chance(0.02) {
+            c.restart(down[Int(rng.below(UInt64(down.count)))])
+        }
+    }
+}
+
+func shuffle<T>(_ a: inout [T], _ rng: inout SeededRandom) {
+    guard a.count > 1 else { return }
+    for i in stride(from: a.count - 1, to: 0, by: -1) { a.swapAt(i, Int(rng.below(UInt64(i + 1)))) }
+}
