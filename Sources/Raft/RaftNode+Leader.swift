@@ -27,6 +27,8 @@ extension RaftNode {
             if let last = entries.last {
                 progress[i].next = last.index + 1
                 progress[i].inflight.append(last.index)
+                // Pipelining: keep streaming while entries remain and the window allows.
+                if last.index < log.lastIndex { sendAppend(i, allowEmpty: false) }
             }
         } else {
             progress[i].paused = true

@@ -65,10 +65,11 @@ final class ReplicationRuleTests: XCTestCase {
         // Leader log: 1 1 1 4 4 5 5 6 6 6 (term 8). Follower has 1 1 1 4 4 4 4 (conflict at 6).
         let lead = entries([1, 1, 1, 4, 4, 5, 5, 6, 6, 6])
         var h = CoreHarness(state: PersistentState(hardState: HardState(term: 7, vote: 1), entries: lead))
-        _ = h.becomeLeader()
+        let probes = h.becomeLeader()
         XCTAssertEqual(h.node.term, 8)
-        let next = h.node.log.lastIndex + 1 // probe starts at the end
-        let out1 = h.step(Message(from: 2, to: 1, term: 8, kind: .appendEntriesResponse(success: false, index: next - 1, hintTerm: 0, hintIndex: 8)))
+        guard case let .appendEntries(probe, _, _, _) = probes.first(where: { $0.to == 2 })?.kind else { return XCTFail("no probe") }
+        XCTAssertEqual(probe, 10, "the first probe is at the leader's last index before its no-op")
+        let out1 = h.step(Message(from: 2, to: 1, term: 8, kind: .appendEntriesResponse(success: false, index: probe, hintTerm: 0, hintIndex: 8)))
         // Follower was short (last index 7): the leader jumps straight to 8.
         guard case let .appendEntries(prev, _, _, _) = out1.first(where: { $0.to == 2 })?.kind else { return XCTFail("no retry") }
         XCTAssertEqual(prev, 7)
@@ -124,6 +125,7 @@ final class ReplicationRuleTests: XCTestCase {
     func testLeaderAppendsAreEagerButVotesAreNot() {
         var h = CoreHarness()
         _ = h.becomeLeader()
+        _ = h.step(Message(from: 2, to: 1, term: h.node.term, kind: .appendEntriesResponse(success: true, index: 1, hintTerm: 0, hintIndex: 0)))
         _ = try! h.node.propose([7])
         let rd = h.node.ready()!
         XCTAssertFalse(rd.eagerMessages.isEmpty, "a leader's appends may go out beside its own disk write (§10.2.1)")
