@@ -1,9 +1,9 @@
 import Codec
 
-/// The fixed 16-byte header in front of every frame, little-endian:
+/// The fixed 18-byte header in front of every frame, little-endian:
 /// magic "RK" (2) | version (1) | type (1) | flags (1) | reserved = 0 (1) | request id (8) | body length (4).
 public struct FrameHeader: Sendable, Equatable {
-    public static let size = 16
+    public static let size = 18
     public static let magic: (UInt8, UInt8) = (0x52, 0x4B)
     public static let currentVersion: UInt8 = 1
 

@@ -2,7 +2,7 @@
 /// complete frames with `next()`.
 ///
 /// Memory is bounded: a header announcing more than `maxFrameBytes` fails as soon as its
-/// 16 bytes are in, before any of the body is buffered, and `feed` refuses to hold more
+/// 18 header bytes are in, before any of the body is buffered, and `feed` refuses to hold more
 /// than `maxBufferedBytes` unread bytes (a caller that drains with `next()` after each
 /// feed never holds more than one partial frame plus one chunk).
 ///
