@@ -47,6 +47,7 @@ let package = Package(
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Posix"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "KV", "Replica", "Storage"]),
         .testTarget(name: "EndToEndTests", dependencies: ["KVClient", "Wire", "KV", "Simulation"]),
+        .testTarget(name: "CLITests", dependencies: ["CLI"]),
     ],
     swiftLanguageModes: [.v6]
 )
