@@ -84,22 +84,24 @@ public final class ConnectAttempt: @unchecked Sendable, EventHandler {
     func loopIsClosing() { finish(.failure(.loopShutdown)) }
 
     private func classify(_ error: SystemError) -> TransportError {
-        TransportError(error, address: address.description, connectTimeoutMilliseconds: timeoutMilliseconds)
+        // On connect, EADDRNOTAVAIL means no free local port, not a bad remote address.
+        if error.errno == EADDRNOTAVAIL { return .system(error) }
+        return TransportError(error, address: address.description, connectTimeoutMilliseconds: timeoutMilliseconds)
     }
 
     /// Immediate outcomes are delivered at the end of the iteration, so the completion never
     /// runs inside `connect(...)` itself.
-    private func finishLater(_ failure: Result<TCPConnection, TransportError>?) {
-        loop.deferToTickEnd { [self] in finish(failure) }
+    private func finishLater(_ outcome: Result<TCPConnection, TransportError>?) {
+        loop.deferToTickEnd { [self] in finish(outcome) }
     }
 
     /// nil means "connected": the socket is handed to a new TCPConnection.
-    private func finish(_ failure: Result<TCPConnection, TransportError>?) {
+    private func finish(_ outcome: Result<TCPConnection, TransportError>?) {
         guard let completion else { return }
         self.completion = nil
-        if let failure {
+        if let outcome {
             release()
-            completion(failure)
+            completion(outcome)
             return
         }
         timer?.cancel()

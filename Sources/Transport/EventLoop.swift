@@ -136,9 +136,10 @@ public final class EventLoop: @unchecked Sendable {
                 let id = events[i].data.u64
                 if id == 0 {
                     drainWake()
-                } else {
+                } else if let handler = handlers[id] {
                     // Looked up per event: an earlier handler in this batch may have closed it.
-                    handlers[id]?.handleEvent(events[i].events)
+                    // Bound first so no access to `handlers` spans the call (it may deregister).
+                    handler.handleEvent(events[i].events)
                 }
             }
             runTasks()
