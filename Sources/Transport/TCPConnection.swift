@@ -1,0 +1,212 @@
+import CEpoll
+import Glibc
+import Posix
+
+/// A non-blocking TCP stream owned by one EventLoop. Bytes in via `onBytes`, bytes out via
+/// `write`. All members must be used on the loop thread (checked with `assertInLoop`).
+///
+/// Lifecycle: open until `close` is called, the peer closes (`onClose(nil)`), or an error
+/// occurs (`onClose(error)`). `onClose` fires exactly once; afterwards both callbacks are
+/// released (breaking the usual connection <-> closure retain cycle) and writes return false.
+/// Half-closed streams are not supported: EOF from the peer closes the connection.
+public final class TCPConnection: @unchecked Sendable, EventHandler {
+    // @unchecked Sendable: so a reference can travel in an `execute` closure to the loop.
+    // Every mutable member is loop-confined and every public entry point calls assertInLoop().
+
+    public struct Options: Sendable {
+        /// Exceeding this with queued-but-unsent bytes closes the connection with
+        /// `.outboundBufferFull`: a peer that does not read must not exhaust our memory.
+        public var maxOutboundBytes: Int
+        /// Fairness: after this many bytes in one wake-up, other sockets get a turn.
+        public var maxReadBytesPerWake: Int
+        public var noDelay: Bool
+
+        public init(maxOutboundBytes: Int = 16 << 20, maxReadBytesPerWake: Int = 256 << 10, noDelay: Bool = true) {
+            self.maxOutboundBytes = maxOutboundBytes
+            self.maxReadBytesPerWake = max(1, maxReadBytesPerWake)
+            self.noDelay = noDelay
+        }
+    }
+
+    public let loop: EventLoop
+    public let options: Options
+    /// "host:port" of the remote end, for logs.
+    public let peerAddress: String
+    public let localAddress: String
+
+    /// Received bytes, in order, as they arrive (no framing). Set it in the accept/connect
+    /// callback; bytes read while it is nil are discarded.
+    public var onBytes: (([UInt8]) -> Void)?
+    /// Fires once: nil for a clean close (ours or the peer's EOF), otherwise the cause.
+    public var onClose: ((TransportError?) -> Void)?
+
+    private let fd: Int32
+    private var registrationID: UInt64 = 0
+    private var open = true
+    private var outbound = OutboundBuffer()
+    private var watchingWritable = false
+    private var flushPending = false
+    private var closeWhenFlushed = false
+
+    /// Takes ownership of a connected non-blocking socket; closes it if registration fails.
+    init(adopting fd: Int32, loop: EventLoop, options: Options, peer: SocketAddress? = nil) throws(TransportError) {
+        self.loop = loop
+        self.options = options
+        self.fd = fd
+        self.peerAddress = (peer ?? SocketOps.peerAddress(fd))?.description ?? "fd \(fd)"
+        self.localAddress = SocketOps.localAddress(fd)?.description ?? "?"
+        do {
+            if options.noDelay {
+                try SocketOps.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1, peerAddress)
+            }
+            registrationID = try loop.register(fd: fd, events: Self.readEvents, handler: self)
+        } catch {
+            SocketOps.close(fd)
+            throw TransportError(error, address: peerAddress)
+        }
+    }
+
+    private static let readEvents = EPOLLIN.rawValue | EPOLLRDHUP.rawValue
+    private static let readWriteEvents = readEvents | EPOLLOUT.rawValue
+
+    public var isOpen: Bool {
+        loop.assertInLoop()
+        return open
+    }
+
+    /// Bytes accepted by `write` but not yet handed to the kernel.
+    public var pendingOutboundBytes: Int {
+        loop.assertInLoop()
+        return outbound.count
+    }
+
+    // MARK: Writing
+
+    /// Queues bytes; they are sent at the end of the current loop iteration together with any
+    /// other writes made in it. Returns false if the connection is closed (or closing after a
+    /// flush), or if this write overflowed the outbound limit, which also closes it.
+    @discardableResult
+    public func write(_ bytes: [UInt8]) -> Bool { append(bytes) }
+
+    @discardableResult
+    public func write(_ bytes: ArraySlice<UInt8>) -> Bool { append(bytes) }
+
+    private func append<C: Collection>(_ bytes: C) -> Bool where C.Element == UInt8 {
+        loop.assertInLoop()
+        guard open, !closeWhenFlushed else { return false }
+        if bytes.isEmpty { return true }
+        if outbound.count + bytes.count > options.maxOutboundBytes {
+            close(.outboundBufferFull(peer: peerAddress, limit: options.maxOutboundBytes))
+            return false
+        }
+        outbound.append(bytes)
+        if !flushPending && !watchingWritable {
+            flushPending = true
+            loop.deferToTickEnd { [self] in
+                flushPending = false
+                flush()
+            }
+        }
+        return true
+    }
+
+    /// Sends until the kernel buffer is full; then waits for EPOLLOUT.
+    private func flush() {
+        guard open else { return }
+        while !outbound.isEmpty {
+            let sent: Int?
+            do {
+                sent = try syscallAllowingWouldBlock("send", peerAddress) {
+                    outbound.withUnsentBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                }
+            } catch {
+                close(TransportError(error, address: peerAddress))
+                return
+            }
+            guard let sent else {
+                setWatchingWritable(true)
+                return
+            }
+            outbound.consume(sent)
+        }
+        setWatchingWritable(false)
+        if closeWhenFlushed { close(nil) }
+    }
+
+    private func setWatchingWritable(_ on: Bool) {
+        guard on != watchingWritable, open else { return }
+        do {
+            try loop.modify(fd: fd, id: registrationID, events: on ? Self.readWriteEvents : Self.readEvents)
+            watchingWritable = on
+        } catch {
+            close(TransportError(error, address: peerAddress))
+        }
+    }
+
+    // MARK: Events
+
+    func handleEvent(_ events: UInt32) {
+        if events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
+            readAvailable()
+            // EPOLLERR with nothing left to read: the socket error is the reason.
+            if open && events & EPOLLERR.rawValue != 0 {
+                let e = SocketOps.pendingError(fd)
+                close(e == 0 ? nil : TransportError(SystemError(call: "socket", context: peerAddress, errno: e), address: peerAddress))
+            }
+        }
+        if open && events & EPOLLOUT.rawValue != 0 {
+            flush()
+        }
+    }
+
+    private func readAvailable() {
+        var budget = options.maxReadBytesPerWake
+        while open && budget > 0 {
+            let want = min(budget, loop.readBuffer.count)
+            let received: Int?
+            do {
+                received = try syscallAllowingWouldBlock("recv", peerAddress) {
+                    loop.readBuffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, want, 0) }
+                }
+            } catch {
+                close(TransportError(error, address: peerAddress))
+                return
+            }
+            guard let received else { return }  // drained
+            if received == 0 {
+                close(nil)  // orderly EOF from the peer
+                return
+            }
+            budget -= received
+            let bytes = Array(loop.readBuffer[0..<received])
+            onBytes?(bytes)
+        }
+    }
+
+    func loopIsClosing() { close(.loopShutdown) }
+
+    // MARK: Closing
+
+    /// Closes now, discarding unsent bytes. `onClose(error)` fires synchronously unless it
+    /// already fired. Safe to call from inside any callback.
+    public func close(_ error: TransportError? = nil) {
+        loop.assertInLoop()
+        guard open else { return }
+        open = false
+        loop.deregister(fd: fd, id: registrationID)
+        SocketOps.close(fd)
+        outbound.removeAll()
+        let callback = onClose
+        onClose = nil
+        onBytes = nil
+        callback?(error)
+    }
+
+    /// Stops accepting writes and closes once everything queued has been sent.
+    public func closeAfterFlush() {
+        loop.assertInLoop()
+        guard open else { return }
+        closeWhenFlushed = true
+        if outbound.isEmpty { close(nil) }
+    }
+}
