@@ -233,6 +233,7 @@ public final class SimCluster {
         do {
             try r.process(send: { m in
                 sentByKind[m.kind.name, default: 0] += 1
+                if case .appendEntriesResponse(false, _, _, _) = m.kind { sentByKind["AppendEntriesReject", default: 0] += 1 }
                 network.send(from: id, to: m.to, .raft(m), now: now, rng: &netRng)
             }, reply: { token, outcome in
                 if let client = tokenOwner.removeValue(forKey: token) {

@@ -97,11 +97,22 @@ public final class Replica {
                 try storage.append(rd.entries, hardState: rd.hardState)
                 try storage.sync()
             }
+            if let first = rd.entries.first { resolveOverwritten(from: first.index, reply: reply) }
             for m in rd.messages { send(m) }
             if let snap = rd.snapshot { restore(snap) }
             for e in rd.committedEntries { apply(e, reply: reply) }
             node.advance(rd)
             try maybeSnapshot()
+        }
+    }
+
+    /// Entries from `index` on were replaced (a new leader's log won): our proposals there
+    /// whose term no longer matches will never apply. Replies go out in index order.
+    private func resolveOverwritten(from index: LogIndex, reply: (UInt64, ClientOutcome) -> Void) {
+        guard !pending.isEmpty else { return }
+        let affected = pending.keys.filter { $0 >= index }.sorted()
+        for i in affected where node.log.term(at: i) != pending[i]!.term {
+            reply(pending.removeValue(forKey: i)!.token, .dropped)
         }
     }
 
