@@ -11,10 +11,45 @@ public enum SimPacket {
 }
 
 /// One event of a run, kept in a ring for failure reports and hashed into the trace.
-public struct TraceEvent: CustomStringConvertible {
+/// Stored as numbers and formatted only when a report is printed.
+public struct TraceEvent: CustomStringConvertible, Sendable {
+    public enum Kind: UInt8, Sendable {
+        case deliver, request, reply, apply, crash, restart, partition, cut, heal, leader
+    }
     public var tick: UInt64
-    public var text: String
-    public var description: String { "t=\(tick) \(text)" }
+    public var kind: Kind
+    public var a: UInt64 = 0
+    public var b: UInt64 = 0
+    public var c: UInt64 = 0
+    public var d: UInt64 = 0
+
+    public var description: String {
+        let body: String
+        switch kind {
+        case .deliver: body = "n\(a)->n\(b) \(messageKindName(Int(c))) term \(d)"
+        case .request: body = "client c\(a - clientBase)->n\(b) request seq \(c)"
+        case .reply: body = "n\(a)->client c\(b - clientBase) reply (token \(c))"
+        case .apply: body = "n\(a) applied index \(b) (term \(c))"
+        case .crash: body = "n\(a) crashed"
+        case .restart: body = "n\(a) restarted"
+        case .partition: body = "partition (group bitmasks \(String(a, radix: 2)), \(String(b, radix: 2)); bridges \(String(c, radix: 2)))"
+        case .cut: body = "one-way cut n\(a)->n\(b)"
+        case .heal: body = "network healed"
+        case .leader: body = "n\(a) became leader of term \(b)"
+        }
+        return "t=\(tick) \(body)"
+    }
+
+    var hash: UInt64 {
+        var h = UInt64(kind.rawValue)
+        mix(&h, tick); mix(&h, a); mix(&h, b); mix(&h, c); mix(&h, d)
+        return h
+    }
+}
+
+func messageKindName(_ tag: Int) -> String {
+    ["?", "RequestVote", "RequestVoteResponse", "AppendEntries", "AppendEntriesResponse", "Heartbeat",
+     "HeartbeatResponse", "InstallSnapshot", "InstallSnapshotResponse"][min(max(tag, 0), 8)]
 }
 
 /// The deterministic cluster harness: real `Replica`s (the same code kvd runs) over a
@@ -52,8 +87,15 @@ public final class SimCluster {
     public private(set) var traceHash: UInt64 = 0
     public private(set) var recent: [TraceEvent] = []
     private var recentHead = 0
-    /// Messages sent, by kind name.
-    public private(set) var sentByKind: [String: Int] = [:]
+    /// Messages sent, by kind tag (9: rejected AppendEntries).
+    private var sentCounts = [Int](repeating: 0, count: 10)
+    /// Messages sent, by kind name; "AppendEntriesReject" counts rejections.
+    public var sentByKind: [String: Int] {
+        var d: [String: Int] = [:]
+        for t in 1...8 { d[messageKindName(t)] = sentCounts[t] }
+        d["AppendEntriesReject"] = sentCounts[9]
+        return d
+    }
     public private(set) var restarts = 0
     /// Client replies delivered, by token.
     public var clientInbox: [UInt64: [(token: UInt64, outcome: ClientOutcome)]] = [:]
@@ -99,7 +141,7 @@ public final class SimCluster {
         }
         r.onApply = { [unowned self] e in
             self.invariants.observeApply(node: id, entry: e)
-            self.record { "n\(id) apply \(e.index)@\(e.term)" } hash: { h in mix(&h, 0xA0 ^ id); mix(&h, e.index); mix(&h, e.term) }
+            self.record(TraceEvent(tick: self.now, kind: .apply, a: id, b: e.index, c: e.term))
         }
         replicas[Int(id - 1)] = r
     }
@@ -111,10 +153,9 @@ public final class SimCluster {
     // MARK: - Trace
 
     @inline(__always)
-    func record(_ text: () -> String, hash: (inout UInt64) -> Void) {
-        hash(&traceHash)
+    func record(_ e: TraceEvent) {
+        mix(&traceHash, e.hash)
         guard options.keepTrace else { return }
-        let e = TraceEvent(tick: now, text: text())
         if recent.count < 64 { recent.append(e) } else { recent[recentHead] = e; recentHead = (recentHead + 1) % 64 }
     }
 
@@ -130,29 +171,31 @@ public final class SimCluster {
         replicas[Int(id - 1)] = nil
         disks[Int(id - 1)].crash(using: &faultRng)
         network.purge(node: id)
-        record({ "n\(id) crash" }, hash: { mix(&$0, 0xC0 ^ id) })
+        record(TraceEvent(tick: now, kind: .crash, a: id))
     }
 
     public func restart(_ id: NodeID) {
         guard !isUp(id) else { return }
         restarts += 1
         start(id, seed: faultRng.next())
-        record({ "n\(id) restart" }, hash: { mix(&$0, 0xD0 ^ id) })
+        record(TraceEvent(tick: now, kind: .restart, a: id))
     }
 
     public func partition(_ groups: [[NodeID]], bridges: [NodeID] = []) {
         network.partition(groups, bridges: bridges)
-        record({ "partition \(groups) bridges \(bridges)" }, hash: { h in mix(&h, 0xE0); for g in groups { for n in g { mix(&h, n) }; mix(&h, 0xFF) } })
+        func mask(_ ns: [NodeID]) -> UInt64 { ns.reduce(0) { $0 | (1 << $1) } }
+        record(TraceEvent(tick: now, kind: .partition, a: groups.count > 0 ? mask(groups[0]) : 0,
+                          b: groups.count > 1 ? mask(Array(groups.dropFirst().joined())) : 0, c: mask(bridges)))
     }
 
     public func cut(from: NodeID, to: NodeID) {
         network.cut(from: from, to: to)
-        record({ "cut \(from)->\(to)" }, hash: { mix(&$0, 0xE1 ^ (from << 8) ^ to) })
+        record(TraceEvent(tick: now, kind: .cut, a: from, b: to))
     }
 
     public func heal() {
         network.heal()
-        record({ "heal" }, hash: { mix(&$0, 0xE2) })
+        record(TraceEvent(tick: now, kind: .heal))
     }
 
     // MARK: - Clients
@@ -213,16 +256,16 @@ public final class SimCluster {
         switch payload {
         case let .raft(m):
             guard let r = replica(to) else { return }
-            record({ "n\(from)->n\(to) \(m.kind.name) t\(m.term)" }, hash: { h in mix(&h, from << 8 ^ to); mix(&h, m.term); mix(&h, UInt64(kindTag(m.kind))) })
+            record(TraceEvent(tick: now, kind: .deliver, a: from, b: to, c: UInt64(kindTag(m.kind)), d: m.term))
             r.receive(m)
         case let .request(req, token):
             guard let r = replica(to) else { return }
-            record({ "c\(from)->n\(to) request seq \(req.sequence)" }, hash: { h in mix(&h, 0xF0 ^ from); mix(&h, req.sequence) })
+            record(TraceEvent(tick: now, kind: .request, a: from, b: to, c: req.sequence))
             if let refused = r.submit(req, token: token) {
                 network.send(from: to, to: from, .reply(token: token, outcome: refused), now: now, rng: &netRng)
             }
         case let .reply(token, outcome):
-            record({ "n\(from)->c\(to) reply \(outcome)" }, hash: { h in mix(&h, 0xF1 ^ to); mix(&h, token) })
+            record(TraceEvent(tick: now, kind: .reply, a: from, b: to, c: token))
             clientInbox[to, default: []].append((token, outcome))
         }
     }
@@ -232,8 +275,8 @@ public final class SimCluster {
         let wasLeader = r.node.role == .leader
         do {
             try r.process(send: { m in
-                sentByKind[m.kind.name, default: 0] += 1
-                if case .appendEntriesResponse(false, _, _, _) = m.kind { sentByKind["AppendEntriesReject", default: 0] += 1 }
+                sentCounts[kindTag(m.kind)] += 1
+                if case .appendEntriesResponse(false, _, _, _) = m.kind { sentCounts[9] += 1 }
                 network.send(from: id, to: m.to, .raft(m), now: now, rng: &netRng)
             }, reply: { token, outcome in
                 if let client = tokenOwner.removeValue(forKey: token) {
@@ -248,7 +291,7 @@ public final class SimCluster {
         let node = r.node
         if node.role == .leader {
             invariants.observeLeader(id, term: node.term, log: node.log)
-            if !wasLeader { record({ "n\(id) leader t\(node.term)" }, hash: { mix(&$0, 0xB0 ^ id); mix(&$0, node.term) }) }
+            if !wasLeader { record(TraceEvent(tick: now, kind: .leader, a: id, b: node.term)) }
         }
         if node.protocolViolations > 0 {
             invariants.fail("node \(id) received an AppendEntries that would change committed entries")

@@ -19,9 +19,13 @@ public let clientBase: UInt64 = 1000
 /// A deterministic network: every decision comes from one seeded generator, messages are
 /// delivered in (due tick, send order), and partitions are checked at delivery time.
 public struct SimNetwork<Payload> {
+    /// Heap entries stay small; payloads live in a slab so sifting never copies them.
     struct InFlight {
         var due: UInt64
         var seq: UInt64
+        var slot: Int32
+    }
+    struct Parcel {
         var from: UInt64
         var to: UInt64
         var payload: Payload
@@ -38,6 +42,8 @@ public struct SimNetwork<Payload> {
 
     /// Binary min-heap on (due, seq).
     private var heap: [InFlight] = []
+    private var slab: [Parcel?] = []
+    private var freeSlots: [Int32] = []
     private var nextSeq: UInt64 = 0
     public private(set) var sent = 0
     public private(set) var delivered = 0
@@ -79,7 +85,15 @@ public struct SimNetwork<Payload> {
             if faults.longDelayRate > 0 && faults.longDelay > 0 && rng.chance(faults.longDelayRate) {
                 delay += rng.below(UInt64(faults.longDelay)) + 1
             }
-            push(InFlight(due: now + max(1, delay), seq: nextSeq, from: from, to: to, payload: payload))
+            let slot: Int32
+            if let free = freeSlots.popLast() {
+                slot = free
+                slab[Int(slot)] = Parcel(from: from, to: to, payload: payload)
+            } else {
+                slot = Int32(slab.count)
+                slab.append(Parcel(from: from, to: to, payload: payload))
+            }
+            push(InFlight(due: now + max(1, delay), seq: nextSeq, slot: slot))
             nextSeq += 1
         }
     }
@@ -87,7 +101,9 @@ public struct SimNetwork<Payload> {
     /// Pops the next message due at or before `now`, dropping those a partition blocks.
     public mutating func nextDue(now: UInt64) -> (from: UInt64, to: UInt64, payload: Payload)? {
         while let top = heap.first, top.due <= now {
-            let m = pop()
+            let slot = pop().slot
+            let m = slab[Int(slot)].take()!
+            freeSlots.append(slot)
             if connected(m.from, m.to) {
                 delivered += 1
                 return (m.from, m.to, m.payload)
@@ -99,7 +115,12 @@ public struct SimNetwork<Payload> {
 
     /// Forgets every message to or from `node` (its sockets died with it).
     public mutating func purge(node: UInt64) {
-        heap.removeAll { $0.to == node }
+        heap.removeAll { e in
+            guard slab[Int(e.slot)]!.to == node else { return false }
+            slab[Int(e.slot)] = nil
+            freeSlots.append(e.slot)
+            return true
+        }
         heapify()
     }
 
