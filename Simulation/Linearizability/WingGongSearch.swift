@@ -7,6 +7,10 @@
 /// return); linearizing it unlinks both its events and restarts from the head. Reaching a
 /// return event means that operation can no longer be placed in time: undo the most recent
 /// choice and try the next candidate after it.
+///
+/// Two prunings, both exact, keep hot keys tractable: a read that agrees with the register
+/// is taken with no alternatives (`observingCandidate`), and a branch that overwrites a
+/// value some pending read still needs is dropped at once (`PendingDemand`).
 struct WingGongSearch {
     struct Operation {
         var step: RegisterModel.Step
