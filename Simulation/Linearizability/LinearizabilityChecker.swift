@@ -60,13 +60,17 @@ public enum LinearizabilityChecker {
         let compiled = ops.compactMap { op in model.compile(op).map { (op, $0) } }
         let kept = UnknownOutcomePruning.prune(compiled)
 
-        let search = WingGongSearch(
-            operations: kept.map { .init(step: $0.1, call: $0.0.call, returned: $0.0.returned) },
-            maxSteps: limits.maxStepsPerKey)
+        let operations = kept.map { WingGongSearch.Operation(step: $0.1, call: $0.0.call, returned: $0.0.returned) }
+        var search = WingGongSearch(operations: operations, maxSteps: limits.maxStepsPerKey)
         switch search.run() {
         case .linearizable:
             return .linearizable
-        case let .violation(prefix, state):
+        case var .violation(prefix, state):
+            // Pruning stops failed attempts early, so the prefix it reports can stop short
+            // of the operation that exposes the problem. Failures are rare: pay for a
+            // second, unpruned search to explain it better, when the budget allows.
+            var unpruned = WingGongSearch(operations: operations, maxSteps: limits.maxStepsPerKey, pruneDeadEnds: false)
+            if case let .violation(fullPrefix, fullState) = unpruned.run() { (prefix, state) = (fullPrefix, fullState) }
             return .notLinearizable(key: key, explanation: LinearizabilityViolation(
                 key: key, operations: kept, prefix: prefix, state: state, model: model))
         case let .budgetExhausted(steps):

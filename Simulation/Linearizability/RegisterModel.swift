@@ -18,6 +18,15 @@ struct RegisterModel {
         case delete(count: Int?)
     }
 
+    /// Whether the step leaves the register as it was whenever it is consistent with it:
+    /// a get, or a delete that found nothing.
+    static func onlyObserves(_ step: Step) -> Bool {
+        switch step {
+        case .get, .delete(count: 0): return true
+        case .put, .delete: return false
+        }
+    }
+
     private var ids: [[UInt8]: State] = [:]
     private(set) var values: [[UInt8]] = []
 

@@ -7,6 +7,10 @@
 /// return); linearizing it unlinks both its events and restarts from the head. Reaching a
 /// return event means that operation can no longer be placed in time: undo the most recent
 /// choice and try the next candidate after it.
+///
+/// Two prunings, both exact, keep hot keys tractable: a read that agrees with the register
+/// is taken with no alternatives (`observingCandidate`), and a branch that overwrites a
+/// value some pending read still needs is dropped at once (`PendingDemand`).
 struct WingGongSearch {
     struct Operation {
         var step: RegisterModel.Step
@@ -25,24 +29,63 @@ struct WingGongSearch {
         case budgetExhausted(steps: Int)
     }
 
-    let operations: [Operation]
-    let maxSteps: Int
+    private let operations: [Operation]
+    private let maxSteps: Int
 
-    func run() -> Outcome {
-        let n = operations.count
-        var list = EventList(operations)
-        var remainingKnown = operations.lazy.filter { $0.returned != nil }.count
+    private var list: EventList
+    private var linearized: Bitset
+    private var state = RegisterModel.absent
+    /// Known operations not yet linearized; the search succeeds when none are left, since
+    /// the unknown ones can all go at the end (or nowhere).
+    private var remainingKnown: Int
+    private var seen = Set<Memo>()
+    /// Nil when dead-end pruning is off.
+    private var demand: PendingDemand?
+    private var stack: [Choice] = []
+    /// The event the walk is at, within the current node's list.
+    private var event: Int
+    private var steps = 0
+    private var best: (prefix: [Int], state: RegisterModel.State) = ([], RegisterModel.absent)
 
-        var linearized = Bitset(count: n)
-        var state = RegisterModel.absent
-        var seen = Set<Memo>()
-        // Each choice made, with the state to restore when it is undone.
-        var stack: [(op: Int, before: RegisterModel.State)] = []
-        var best: (prefix: [Int], state: RegisterModel.State) = ([], state)
+    private struct Choice {
+        var op: Int
+        /// The state to restore when the choice is undone.
+        var before: RegisterModel.State
+        /// Taken without alternatives (see `observingCandidate`): undoing it means the node
+        /// it was taken at has failed too.
+        var forced: Bool
+    }
 
-        var steps = 0
-        var event = list.first
+    /// `pruneDeadEnds` makes the search much faster on hot keys, but cuts its failed
+    /// attempts shorter, which makes the longest prefix in an explanation less telling.
+    init(operations: [Operation], maxSteps: Int, pruneDeadEnds: Bool = true) {
+        self.operations = operations
+        self.maxSteps = maxSteps
+        demand = pruneDeadEnds ? PendingDemand(operations.map(\.step)) : nil
+        list = EventList(operations)
+        linearized = Bitset(count: operations.count)
+        remainingKnown = operations.lazy.filter { $0.returned != nil }.count
+        event = list.first
+    }
+
+    mutating func run() -> Outcome {
+        var arrived = true
         while remainingKnown > 0 {
+            if arrived {
+                // A new node: first see whether it has a move that needs no alternatives.
+                arrived = false
+                event = list.first
+                guard let op = observingCandidate() else { continue }
+                if steps > maxSteps { return .budgetExhausted(steps: maxSteps) }
+                if linearize(op, forced: true) {
+                    arrived = true
+                } else if !backtrack() {
+                    // Seen before, so it failed; by the argument below so does this node.
+                    return .violation(prefix: best.prefix, state: best.state)
+                }
+                continue
+            }
+
             steps += 1
             if steps > maxSteps { return .budgetExhausted(steps: maxSteps) }
             // A known operation always leaves its return event in the list, so the walk
@@ -51,35 +94,77 @@ struct WingGongSearch {
             let op = list.operation[event]
 
             if list.isCall[event] {
-                if let after = RegisterModel.apply(operations[op].step, to: state) {
-                    linearized.insert(op)
-                    if seen.insert(Memo(linearized: linearized, state: after)).inserted {
-                        stack.append((op, state))
-                        state = after
-                        list.lift(op)
-                        if operations[op].returned != nil { remainingKnown -= 1 }
-                        event = list.first
-                        continue
-                    }
-                    linearized.remove(op)
+                if linearize(op, forced: false) {
+                    arrived = true
+                } else {
+                    event = list.next[event]
                 }
-                event = list.next[event]
             } else {
                 // `op` is pending and its return has come: some earlier choice was wrong.
                 // Saving the deepest point only here (not on every push) keeps the copying
                 // to the dead ends actually hit.
                 if stack.count > best.prefix.count { best = (stack.map(\.op), state) }
-                guard let (undo, before) = stack.popLast() else {
-                    return .violation(prefix: best.prefix, state: best.state)
-                }
-                linearized.remove(undo)
-                state = before
-                list.unlift(undo)
-                if operations[undo].returned != nil { remainingKnown += 1 }
-                event = list.next[list.callEvent[undo]]
+                if !backtrack() { return .violation(prefix: best.prefix, state: best.state) }
             }
         }
         return .linearizable(steps: steps)
+    }
+
+    /// A candidate that only observes the register and agrees with it. If the remaining
+    /// operations have any linearization, they have one starting with this operation:
+    /// moving it to the front changes no state (it writes nothing), and breaks no real-time
+    /// order (it is a candidate, so nothing left returned before it was called). So it is
+    /// the only move worth trying here, which prunes the orders of concurrent reads that
+    /// otherwise make the search exponential in the number of clients.
+    private mutating func observingCandidate() -> Int? {
+        var e = list.first
+        while e != list.end && list.isCall[e] {
+            steps += 1
+            let op = list.operation[e]
+            let step = operations[op].step
+            if RegisterModel.onlyObserves(step) && RegisterModel.apply(step, to: state) != nil { return op }
+            e = list.next[e]
+        }
+        return nil
+    }
+
+    /// Applies `op` as the next operation, unless the model rejects it, it leads to a dead
+    /// end, or the resulting (linearized set, state) was explored before.
+    private mutating func linearize(_ op: Int, forced: Bool) -> Bool {
+        let step = operations[op].step
+        guard let after = RegisterModel.apply(step, to: state) else { return false }
+        if demand?.remove(step, from: state, to: after) == false {
+            demand?.restore(step)
+            return false
+        }
+        linearized.insert(op)
+        guard seen.insert(Memo(linearized: linearized, state: after)).inserted else {
+            linearized.remove(op)
+            demand?.restore(step)
+            return false
+        }
+        stack.append(Choice(op: op, before: state, forced: forced))
+        state = after
+        list.lift(op)
+        if operations[op].returned != nil { remainingKnown -= 1 }
+        return true
+    }
+
+    /// Undoes choices up to the most recent one that has untried alternatives, and moves
+    /// the walk to the next of those. False when there is none: no linearization exists.
+    private mutating func backtrack() -> Bool {
+        while let choice = stack.popLast() {
+            linearized.remove(choice.op)
+            state = choice.before
+            list.unlift(choice.op)
+            demand?.restore(operations[choice.op].step)
+            if operations[choice.op].returned != nil { remainingKnown += 1 }
+            if !choice.forced {
+                event = list.next[list.callEvent[choice.op]]
+                return true
+            }
+        }
+        return false
     }
 
     private struct Memo: Hashable {

@@ -444,6 +444,37 @@ final class LinearizabilityTests: XCTestCase {
         XCTAssertGreaterThan(rejected, trials / 2, "only \(rejected) of \(trials) corruptions caught")
     }
 
+    func testSmallRandomHistoriesAgreeWithBruteForce() {
+        // Arbitrary outcomes, most of them impossible, on tiny histories where trying every
+        // order is feasible: the search's pruning must never change the verdict.
+        var rng = SeededRandom(seed: 1)
+        var verdicts = (yes: 0, no: 0)
+        for round in 0..<3_000 {
+            let ops = BruteForce.randomHistory(using: &rng)
+            let expected = BruteForce.isLinearizable(ops)
+            let result = LinearizabilityChecker.check(ops)
+            switch result {
+            case .linearizable: XCTAssertTrue(expected, "round \(round): \(ops)")
+            case .notLinearizable: XCTAssertFalse(expected, "round \(round): \(ops)")
+            case .unknown: XCTFail("round \(round): budget exhausted on a tiny history")
+            }
+            if expected { verdicts.yes += 1 } else { verdicts.no += 1 }
+        }
+        // Both verdicts must be well represented, or the comparison proves little.
+        XCTAssertGreaterThan(verdicts.yes, 500)
+        XCTAssertGreaterThan(verdicts.no, 500)
+    }
+
+    func testHotKeyWithManyClientsAndTimeoutsChecksQuickly() {
+        var rng = SeededRandom(seed: 7)
+        let ops = RandomHistory.generate(
+            using: &rng, operations: 5_000, unknownRate: 0.1, clients: 20, keyCount: 1)
+        let start = ContinuousClock.now
+        XCTAssertEqual(LinearizabilityChecker.check(ops), .linearizable)
+        let elapsed = ContinuousClock.now - start
+        XCTAssertLessThan(elapsed, .seconds(10), "checking took \(elapsed)")
+    }
+
     func testThousandsOfOperationsAcrossManyKeysCheckQuickly() {
         var rng = SeededRandom(seed: 42)
         let ops = RandomHistory.generate(
@@ -506,5 +537,62 @@ private enum RandomHistory {
             if planned[i].op.returned != nil { planned[i].op.outcome = outcome }
         }
         return planned.map(\.op)
+    }
+}
+
+/// An independent oracle for small histories: tries every order (and every subset of the
+/// unknown-outcome operations) that respects real time, against a plain dictionary-free
+/// register.
+private enum BruteForce {
+    static func randomHistory(using rng: inout SeededRandom) -> [HistoryOperation] {
+        let values: [[UInt8]] = [[1], [2]]
+        return (0..<(1 + Int(rng.below(7)))).map { id in
+            let call = rng.below(10)
+            let returned: UInt64? = rng.chance(0.2) ? nil : call + rng.below(6)
+            let kind: KVOperationKind
+            let outcome: KVOperationOutcome
+            switch rng.below(3) {
+            case 0:
+                kind = .put(key: [0], value: values[Int(rng.below(2))])
+                outcome = .ok
+            case 1:
+                kind = .get(key: [0])
+                outcome = .value(rng.chance(0.3) ? nil : values[Int(rng.below(2))])
+            default:
+                kind = .delete(key: [0])
+                outcome = .deleted(Int(rng.below(2)))
+            }
+            return HistoryOperation(id: id, client: UInt64(id), kind: kind, call: call,
+                                    returned: returned, outcome: returned == nil ? .unknown : outcome)
+        }
+    }
+
+    static func isLinearizable(_ ops: [HistoryOperation]) -> Bool {
+        search(remaining: ops, register: nil)
+    }
+
+    private static func search(remaining: [HistoryOperation], register: [UInt8]?) -> Bool {
+        // Whatever is left with an unknown outcome may simply never have happened.
+        if remaining.allSatisfy({ $0.returned == nil }) { return true }
+        for (i, op) in remaining.enumerated() {
+            // `op` can go next unless something still pending returned before it was called.
+            let blocked = remaining.contains { other in other.returned.map { $0 < op.call } ?? false }
+            if blocked { continue }
+            var next = register
+            switch (op.kind, op.outcome) {
+            case let (.put(_, value), _): next = value
+            case (.get, .unknown): break
+            case let (.get, .value(seen)): if seen != register { continue }
+            case (.delete, .unknown): next = nil
+            case let (.delete, .deleted(count)):
+                if count != (register == nil ? 0 : 1) { continue }
+                next = nil
+            default: preconditionFailure("mismatched outcome")
+            }
+            var rest = remaining
+            rest.remove(at: i)
+            if search(remaining: rest, register: next) { return true }
+        }
+        return false
     }
 }
