@@ -30,7 +30,7 @@ struct SegmentHeader: Equatable, Sendable {
     /// Decodes and checks the header at the start of `bytes`.
     static func decode(_ bytes: [UInt8], path: String) throws(StorageError) -> SegmentHeader {
         func bad(_ why: String) -> StorageError {
-            .corrupt(path: path, offset: 0, reason: "damaged segment header: \(why)")
+            .corrupt(path: path, offset: 0, reason: "damaged segment header: \(why)\(StorageAdvice.refuse)")
         }
         guard bytes.count >= size else { throw bad("file is \(bytes.count) bytes, shorter than the \(size)-byte header") }
         var r = ByteReader(bytes[0..<size])
