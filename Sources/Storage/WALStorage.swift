@@ -227,11 +227,10 @@ public final class WALStorage: RaftStorage {
         try checkWritable()
         try validate(entries, newHardState)
         do {
-            if let first = entries.first?.index, first <= lastIndex {
-                terms.removeLast(Int(lastIndex - first + 1))
-            }
             for e in entries {
+                // Record first: a roll-over inside `add` must see the log as already written.
                 try add(.entry(e))
+                if e.index <= lastIndex { terms.removeLast(Int(lastIndex - e.index + 1)) }
                 terms.append(e.term)
             }
             if let h = newHardState {
