@@ -10,6 +10,8 @@ public struct NetworkFaults: Sendable, Equatable {
     /// With this probability a message is held back up to `longDelay` ticks (reordering).
     public var longDelayRate: Double = 0
     public var longDelay: Int = 0
+    /// Messages the network holds at once; beyond this it drops (a full queue), counted.
+    public var capacity: Int = 200_000
     public init() {}
 }
 
@@ -48,6 +50,8 @@ public struct SimNetwork<Payload> {
     public private(set) var sent = 0
     public private(set) var delivered = 0
     public private(set) var dropped = 0
+    /// Messages dropped because the network was full.
+    public private(set) var overflowed = 0
 
     public init() {}
 
@@ -77,6 +81,7 @@ public struct SimNetwork<Payload> {
 
     public mutating func send(from: UInt64, to: UInt64, _ payload: Payload, now: UInt64, rng: inout SeededRandom) {
         sent += 1
+        if heap.count >= faults.capacity { overflowed += 1; dropped += 1; return }
         if faults.dropRate > 0 && rng.chance(faults.dropRate) { dropped += 1; return }
         let copies = faults.duplicateRate > 0 && rng.chance(faults.duplicateRate) ? 2 : 1
         for _ in 0..<copies {

@@ -32,6 +32,8 @@ public struct SimulationConfig: Sendable {
     public var faults: FaultSet = .all
     /// Snapshot and compact every this many entries (0: never).
     public var snapshotEvery: UInt64 = 0
+    /// A run that delivers more messages than this has a message storm: it fails.
+    public var maxDeliveries = 3_000_000
     public init() {}
 }
 
@@ -86,7 +88,12 @@ public func runSimulation(_ config: SimulationConfig) -> SimulationReport {
         report.traceHash = cluster.traceHash
         return report
     }
-    func checkStep() -> String? { cluster.invariants.violation ?? clients.violation }
+    func checkStep() -> String? {
+        if cluster.network.delivered > config.maxDeliveries {
+            return "message storm: \(cluster.network.delivered) deliveries in \(cluster.now) ticks (bound \(config.maxDeliveries))"
+        }
+        return cluster.invariants.violation ?? clients.violation
+    }
 
     // Fault phase.
     let majority = config.nodes / 2 + 1
