@@ -38,11 +38,15 @@ let package = Package(
         // Deterministic simulator: network, disk, clock, clients, checkers.
         .target(name: "Simulation", dependencies: ["Raft", "KV", "Replica", "Storage"], path: "Simulation"),
         .executableTarget(name: "simulate", dependencies: ["Simulation", "CLI"]),
+        // Child process for the storage kill test: appends, syncs, prints acknowledged indexes.
+        .executableTarget(name: "storage-torture", dependencies: ["Storage", "Raft", "Posix"]),
+        // WAL throughput and recovery benchmark (docs/storage.md).
+        .executableTarget(name: "wal-bench", dependencies: ["Storage", "Raft"], path: "Benchmarks/WALBench"),
 
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
         .testTarget(name: "CodecTests", dependencies: ["Codec"]),
         .testTarget(name: "KVTests", dependencies: ["KV"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Codec"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Codec", "Simulation"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Raft", "KV", "Codec"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Posix"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "KV", "Replica", "Storage"]),
