@@ -66,7 +66,7 @@ final class TestCluster {
                              listenPeer: "127.0.0.1:\(peerPorts[i])", members: try InitialCluster.parse(initialCluster),
                              clusterToken: token, seed: UInt64(i + 1) * 7919,
                              logger: Logger(component: names[i], level: .debug, sink: sink))
-        c.tickMilliseconds = 20
+        c.tickMilliseconds = 50  // elections in 0.5-1 s: robust on a loaded machine
         c.electionTicks = 10
         c.requestTimeoutMilliseconds = requestTimeoutMilliseconds
         c.peerMaxBackoffMilliseconds = 200
