@@ -46,7 +46,7 @@ let package = Package(
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
         .testTarget(name: "CodecTests", dependencies: ["Codec"]),
         .testTarget(name: "KVTests", dependencies: ["KV"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Codec", "Simulation"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Codec", "Simulation", "Posix"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Raft", "KV", "Codec"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Posix"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "KV", "Replica", "Storage"]),
