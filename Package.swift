@@ -31,9 +31,9 @@ let package = Package(
         // Flag parsing and logging for the executables.
         .target(name: "CLI"),
         // The kvd runtime: Replica over Transport and the POSIX disk.
-        .target(name: "Server", dependencies: ["Replica", "Transport", "Wire", "Storage", "CLI"]),
+        .target(name: "Server", dependencies: ["Replica", "Raft", "KV", "Codec", "Transport", "Wire", "Storage", "CLI"]),
         .target(name: "KVClient", dependencies: ["Wire", "Transport", "KV"]),
-        .executableTarget(name: "kvd", dependencies: ["Server", "CLI"]),
+        .executableTarget(name: "kvd", dependencies: ["Server", "CLI", "Transport"]),
         .executableTarget(name: "kvctl", dependencies: ["KVClient", "CLI"]),
         // Deterministic simulator: network, disk, clock, clients, checkers.
         .target(name: "Simulation", dependencies: ["Raft", "KV", "Replica", "Storage"], path: "Simulation"),
@@ -52,6 +52,7 @@ let package = Package(
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "KV", "Replica", "Storage"]),
         .testTarget(name: "EndToEndTests", dependencies: ["KVClient", "Wire", "KV", "Simulation"]),
         .testTarget(name: "CLITests", dependencies: ["CLI"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Wire", "Transport", "Raft", "KV", "Storage", "CLI", "Codec"]),
     ],
     swiftLanguageModes: [.v6]
 )
