@@ -66,10 +66,19 @@ public final class SimCluster {
         public var snapshotChunkBytes = 512 * 1024
         /// Check Log Matching every this many ticks (it is O(n^2 * log)).
         public var logCheckInterval: UInt64 = 200
-        /// Keep text events for the failure report (costs speed).
+        /// Keep the last events for the failure report.
         public var keepTrace = true
+        /// Which disk model backs each node.
+        public var disk: DiskModel = .wal
+        /// WAL segment size on the simulated disk (small, so rollover and deletion happen).
+        public var walSegmentBytes = 16 * 1024
         public init() {}
     }
+
+    /// `.wal`: the product's write-ahead log over an in-memory file system that loses
+    /// unsynced bytes and tears writes on a crash. `.records`: a faster model of the same
+    /// contract at the level of storage calls.
+    public enum DiskModel: Sendable { case wal, records }
 
     public let seed: UInt64
     public let ids: [NodeID]
@@ -77,7 +86,10 @@ public final class SimCluster {
     public private(set) var now: UInt64 = 0
     public var network = SimNetwork<SimPacket>()
     public private(set) var replicas: [Replica?]
+    /// Record-level disks (DiskModel.records).
     public let disks: [SimStorage]
+    /// File systems under the WAL (DiskModel.wal); they survive crashes, the WAL objects do not.
+    public let fileSystems: [SimFileSystem]
     public private(set) var invariants = InvariantChecker()
     /// Network randomness (delays, drops) and fault randomness are separate streams so a
     /// change in one does not reshuffle the other.
@@ -113,6 +125,7 @@ public final class SimCluster {
         netRng = root.fork()
         faultRng = root.fork()
         disks = ids.map { _ in SimStorage() }
+        fileSystems = ids.map { _ in SimFileSystem() }
         replicas = Array(repeating: nil, count: nodes)
         for id in ids { start(id, seed: root.next()) }
     }
@@ -134,7 +147,19 @@ public final class SimCluster {
         ro.retainedTail = options.retainedTail
         let r: Replica
         do {
-            r = try Replica(config: raftConfig(id), storage: disks[Int(id - 1)], seed: seed, options: ro)
+            let storage: RaftStorage
+            switch options.disk {
+            case .records:
+                storage = disks[Int(id - 1)]
+            case .wal:
+                var wo = WALOptions()
+                wo.segmentSize = options.walSegmentBytes
+                wo.retainedTail = options.retainedTail
+                wo.writeBufferSize = 0
+                storage = try WALStorage(directory: "/data/n\(id)", identity: DataDirIdentity(clusterToken: "sim", nodeID: id, nodeName: "n\(id)"),
+                                         fileSystem: fileSystems[Int(id - 1)], options: wo)
+            }
+            r = try Replica(config: raftConfig(id), storage: storage, seed: seed, options: ro)
         } catch {
             invariants.fail("node \(id) failed to restart from its disk: \(error)")
             return
@@ -169,7 +194,10 @@ public final class SimCluster {
     public func crash(_ id: NodeID) {
         guard isUp(id) else { return }
         replicas[Int(id - 1)] = nil
-        disks[Int(id - 1)].crash(using: &faultRng)
+        switch options.disk {
+        case .records: disks[Int(id - 1)].crash(using: &faultRng)
+        case .wal: fileSystems[Int(id - 1)].crash(using: &faultRng)
+        }
         network.purge(node: id)
         record(TraceEvent(tick: now, kind: .crash, a: id))
     }

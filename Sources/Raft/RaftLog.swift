@@ -153,14 +153,16 @@ public struct RaftLog: Sendable {
     mutating func restore(_ meta: SnapshotMetadata) {
         if matchTerm(meta.index, meta.term) && meta.index >= compactedIndex {
             entries.removeSubrange(0..<Int(meta.index - compactedIndex))
+            unstable = max(unstable, meta.index + 1)
         } else {
+            // Our suffix conflicts with (or is behind) the snapshot: it all goes.
             entries.removeAll()
             persisted = min(persisted, meta.index)
+            unstable = meta.index + 1
         }
         compactedIndex = meta.index
         compactedTerm = meta.term
         committed = max(committed, meta.index)
-        unstable = max(unstable, meta.index + 1)
     }
 
     mutating func setApplied(_ index: LogIndex) {
