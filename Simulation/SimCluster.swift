@@ -60,6 +60,8 @@ public final class SimCluster {
         public var heartbeatTicks = 1
         public var checkQuorum = true
         public var snapshotEvery: UInt64 = 0
+        /// Snapshot once this many payload bytes were applied since the last one (0: never).
+        public var snapshotBytes = 0
         public var retainedTail: UInt64 = 5
         public var maxEntriesPerAppend = 64
         public var maxInflightAppends = 64
@@ -144,6 +146,7 @@ public final class SimCluster {
     private func start(_ id: NodeID, seed: UInt64) {
         var ro = Replica.Options()
         ro.snapshotEvery = options.snapshotEvery
+        ro.snapshotBytes = options.snapshotBytes
         ro.retainedTail = options.retainedTail
         let r: Replica
         do {

@@ -25,6 +25,8 @@ public final class Replica {
     public struct Options: Sendable {
         /// Take a state-machine snapshot and compact the log every this many applied entries (0: never).
         public var snapshotEvery: UInt64 = 10_000
+        /// ... or once this many payload bytes were applied since the last snapshot (0: never).
+        public var snapshotBytes: Int = 64 << 20
         /// Entries kept after a snapshot for followers that lag a little.
         public var retainedTail: UInt64 = 1_000
         /// At most this many proposals awaiting their outcome.
@@ -37,6 +39,8 @@ public final class Replica {
     public let storage: RaftStorage
     public private(set) var kv: KVStateMachine
     public let options: Options
+    /// Payload bytes applied since the last snapshot (for `snapshotBytes`).
+    private var bytesSinceSnapshot = 0
     /// Proposals in flight: log index -> (term proposed in, caller's token).
     private var pending: [LogIndex: (term: Term, token: UInt64)] = [:]
     /// Applied (index, term, request) in order, for observers such as invariant checkers.
@@ -131,6 +135,7 @@ public final class Replica {
 
     private func apply(_ e: Entry, reply: (UInt64, ClientOutcome) -> Void) {
         let mine = pending.removeValue(forKey: e.index)
+        bytesSinceSnapshot += e.data.count
         var result: KVResult?
         if e.kind == .normal, let req = try? ClientRequest.decode(e.data) {
             result = kv.apply(req, at: e.index)
@@ -148,13 +153,15 @@ public final class Replica {
     }
 
     private func maybeSnapshot() throws(StorageError) {
-        guard options.snapshotEvery > 0 else { return }
         let applied = node.log.applied
         let last = node.latestSnapshotIndex
-        guard applied >= last + options.snapshotEvery, let term = node.log.term(at: applied) else { return }
+        let dueByCount = options.snapshotEvery > 0 && applied >= last + options.snapshotEvery
+        let dueByBytes = options.snapshotBytes > 0 && bytesSinceSnapshot >= options.snapshotBytes && applied > last
+        guard dueByCount || dueByBytes, let term = node.log.term(at: applied) else { return }
         precondition(kv.appliedIndex == applied, "state machine and core disagree on the applied index")
         let snap = Snapshot(metadata: SnapshotMetadata(index: applied, term: term, config: node.cluster), data: kv.snapshotBytes())
         try storage.saveSnapshot(snap)
+        bytesSinceSnapshot = 0
         let keepFrom = applied > options.retainedTail ? applied - options.retainedTail : 0
         node.compact(snapshot: snap, compactThrough: max(node.log.compactedIndex, keepFrom))
     }

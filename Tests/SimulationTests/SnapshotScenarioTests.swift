@@ -89,4 +89,18 @@ final class SnapshotScenarioTests: XCTestCase {
         for id in c.ids { XCTAssertGreaterThan(c.node(id)!.log.compactedIndex, 0, "n\(id) restarted from a snapshot") }
         c.assertNoViolation()
     }
+
+    func testSnapshotByBytesThreshold() {
+        var o = SimCluster.Options()
+        o.snapshotEvery = 0
+        o.snapshotBytes = 1_000
+        o.retainedTail = 5
+        let c = SimCluster(nodes: 3, seed: 305, options: o)
+        _ = c.awaitLeader()
+        commit(c, 10) // about 10 x 40 bytes: below the threshold
+        XCTAssertEqual(c.node(c.leader!)!.latestSnapshotIndex, 0)
+        commit(c, 40, from: 11)
+        XCTAssertGreaterThan(c.node(c.leader!)!.latestSnapshotIndex, 0, "the byte threshold triggered a snapshot")
+        c.assertNoViolation()
+    }
 }
