@@ -132,6 +132,7 @@ final class AgreementScenarioTests: XCTestCase {
         c.heal()
         XCTAssertTrue(c.run(upTo: 600) { c in Set(c.liveIDs.map { c.node($0)!.log.lastIndex }).count == 1 && Set(c.appliedIndexes.values).count == 1 })
         let rejects = c.sentByKind["AppendEntriesReject", default: 0] - rejectsBefore
+        print("backup over divergent logs: \(rejects) rejected AppendEntries to repair 4 followers")
         // A term per round trip: a handful of rejections per follower, not one per entry.
         XCTAssertLessThanOrEqual(rejects, 5 * 4, "took \(rejects) rejected AppendEntries to repair")
         c.checkLogs()
@@ -150,8 +151,6 @@ final class AgreementScenarioTests: XCTestCase {
             XCTAssertTrue(c.run(upTo: 20) { $0.directReplies[tokens.last!] != nil })
         }
         let used = c.network.sent - sentBefore
-        let ticks = Int(c.now)
-        _ = ticks
         // Each entry: one append + ack per follower, plus commit propagation; heartbeats on top.
         XCTAssertLessThan(used, 10 * 8 + 2 * 2 * 60, "agreement on 10 entries used \(used) messages")
         // An idle stretch of 10 ticks (one second at 100 ms/tick): heartbeats and answers only.
@@ -159,6 +158,7 @@ final class AgreementScenarioTests: XCTestCase {
         let idleStart = c.network.sent
         c.run(ticks: 10)
         let idle = c.network.sent - idleStart
+        print("message budget: \(used) messages for 10 entries, \(idle) messages in 10 idle ticks")
         XCTAssertLessThanOrEqual(idle, 2 * 2 * 10, "idle heartbeat traffic: \(idle) messages in 10 ticks")
         XCTAssertEqual(c.leader, l)
     }
