@@ -48,6 +48,7 @@ let package = Package(
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "KV", "Replica", "Storage"]),
         .testTarget(name: "EndToEndTests", dependencies: ["KVClient", "Wire", "KV", "Simulation"]),
         .testTarget(name: "CLITests", dependencies: ["CLI"]),
+        .testTarget(name: "KVClientTests", dependencies: ["KVClient", "Wire", "Transport", "KV"]),
     ],
     swiftLanguageModes: [.v6]
 )
