@@ -12,6 +12,8 @@ struct AttemptLog {
     /// Some server answered at all.
     private(set) var reachedAny = false
     private(set) var lastProblem: String?
+    /// Connection refusals per endpoint: a port nobody listens on.
+    private var refusals: [String: Int] = [:]
     /// The last "no quorum / no leader" reason a server gave.
     private(set) var unavailableReason: String?
 
@@ -36,8 +38,18 @@ struct AttemptLog {
 
     mutating func failed(at endpoint: SocketAddress, _ f: CallFailure) {
         if f.maybeDelivered { maybeApplied = true }
-        if case .dial = f {} else { reachedAny = true }
+        if case let .dial(e) = f {
+            if case .connectionRefused = e { refusals[endpoint.description, default: 0] += 1 }
+        } else {
+            reachedAny = true
+        }
         lastProblem = "\(endpoint): \(f)"
+    }
+
+    /// Every endpoint refused connections `times` times and nothing ever answered: nobody is
+    /// listening, so waiting out the whole deadline would only delay the error.
+    func nobodyListening(on endpoints: [SocketAddress], times: Int) -> Bool {
+        !reachedAny && endpoints.allSatisfy { refusals[$0.description, default: 0] >= times }
     }
 
     /// The error to throw when the deadline passes.

@@ -250,6 +250,7 @@ public final class KVClient: Sendable {
                 switch f {
                 case .dial:
                     state.withLock { $0.router.failed(target, now: clock.now) }
+                    if log.nobodyListening(on: state.withLock({ $0.router.endpoints }), times: 3) { throw log.finalError() }
                 case .timedOut:
                     // Paused or partitioned: stop waiting on it. Other calls on that
                     // connection fail over too; their retries keep their sequences.
