@@ -94,7 +94,9 @@ require_node() {
   local name="${1:-}"
   [[ -n "$name" ]] || die "missing node name (one of: $(node_names | tr '\n' ' '))"
   [[ -f "$CLUSTER_DIR/size" ]] || die "no cluster here; start one with ./cluster.sh start"
-  node_names | grep -qx "$name" || die "unknown node '$name' (nodes: $(node_names | tr '\n' ' '))"
+  local n
+  for n in $(node_names); do [[ "$n" == "$name" ]] && return 0; done
+  die "unknown node '$name' (nodes: $(node_names | tr '\n' ' '))"
 }
 
 any_running() {
@@ -229,6 +231,7 @@ cmd_start() {
   wait_for_leader || die "cluster started but no leader was elected; inspect the logs, then ./cluster.sh stop"
   local kvctl_cmd="./kvctl"
   [[ -n "${RAFTKV_BIN_DIR:-}" ]] && kvctl_cmd="$KVCTL --endpoints $(endpoints)"
+  local kvctl_note="(./kvctl runs $KVCTL with KVCTL_ENDPOINTS=$(endpoints))"
   cat <<EOF
 
 Cluster is up. Client endpoints: $(endpoints)
@@ -238,7 +241,7 @@ Try:
   $kvctl_cmd get greeting
   $kvctl_cmd endpoint status -w table
   $kvctl_cmd member list -w table
-(./kvctl runs $ROOT/.build/release/kvctl with KVCTL_ENDPOINTS=$(endpoints))
+$kvctl_note
 
 Fault drills:
   ./cluster.sh kill n1      # SIGKILL a node      ./cluster.sh restart n1

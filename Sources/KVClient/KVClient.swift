@@ -128,6 +128,10 @@ public final class KVClient: Sendable {
         case let .success(.status(info)): return info
         case let .success(.error(e)): throw Self.map(e, at: endpoint) ?? .unavailable("\(endpoint): \(e)")
         case let .success(other): throw .protocolViolation("\(endpoint) answered status with \(other)")
+        case .failure(.timedOut):
+            throw .unavailable("\(endpoint) did not answer within \(configuration.commandTimeout.shortText) (paused, overloaded or partitioned?)")
+        case .failure(.connectionLost):
+            throw .unavailable("\(endpoint) closed the connection before answering")
         case let .failure(f): throw Self.map(f, operation: "status of \(endpoint)", timeout: configuration.commandTimeout, at: endpoint)
         }
     }
