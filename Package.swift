@@ -46,7 +46,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "Raft", "KV", "Codec"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Posix"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "KV", "Replica", "Storage"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["KVClient", "Wire", "KV", "Simulation"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["KVClient", "Wire", "KV", "Codec", "Simulation"]),
         .testTarget(name: "CLITests", dependencies: ["CLI"]),
         .testTarget(name: "KVClientTests", dependencies: ["KVClient", "Wire", "Transport", "KV"]),
     ],
