@@ -31,24 +31,29 @@ let package = Package(
         // Flag parsing and logging for the executables.
         .target(name: "CLI"),
         // The kvd runtime: Replica over Transport and the POSIX disk.
-        .target(name: "Server", dependencies: ["Replica", "Transport", "Wire", "Storage", "CLI"]),
+        .target(name: "Server", dependencies: ["Replica", "Raft", "KV", "Codec", "Transport", "Wire", "Storage", "CLI"]),
         .target(name: "KVClient", dependencies: ["Wire", "Transport", "KV"]),
-        .executableTarget(name: "kvd", dependencies: ["Server", "CLI"]),
+        .executableTarget(name: "kvd", dependencies: ["Server", "CLI", "Transport"]),
         .executableTarget(name: "kvctl", dependencies: ["KVClient", "CLI"]),
         // Deterministic simulator: network, disk, clock, clients, checkers.
         .target(name: "Simulation", dependencies: ["Raft", "KV", "Replica", "Storage"], path: "Simulation"),
         .executableTarget(name: "simulate", dependencies: ["Simulation", "CLI"]),
+        // Child process for the storage kill test: appends, syncs, prints acknowledged indexes.
+        .executableTarget(name: "storage-torture", dependencies: ["Storage", "Raft", "Posix"]),
+        // WAL throughput and recovery benchmark (docs/storage.md).
+        .executableTarget(name: "wal-bench", dependencies: ["Storage", "Raft"], path: "Benchmarks/WALBench"),
 
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
         .testTarget(name: "CodecTests", dependencies: ["Codec"]),
         .testTarget(name: "KVTests", dependencies: ["KV"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Codec"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Codec", "Simulation", "Posix"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Raft", "KV", "Codec"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Posix"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "KV", "Replica", "Storage"]),
         .testTarget(name: "EndToEndTests", dependencies: ["KVClient", "Wire", "KV", "Codec", "Simulation"]),
         .testTarget(name: "CLITests", dependencies: ["CLI"]),
         .testTarget(name: "KVClientTests", dependencies: ["KVClient", "Wire", "Transport", "KV"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Wire", "Transport", "Raft", "KV", "Storage", "CLI", "Codec"]),
     ],
     swiftLanguageModes: [.v6]
 )

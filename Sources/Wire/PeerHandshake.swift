@@ -9,13 +9,17 @@ public struct PeerHandshake: Sendable, Equatable {
     public var nodeID: UInt64
     /// Highest protocol version the dialer speaks.
     public var protocolVersion: UInt8
+    /// The dialer's advertised client address (host:port), so members can redirect clients
+    /// to it; empty when not advertised. An optional trailing field: older encoders omit it.
+    public var clientURL: String
 
     public init(clusterToken: String, nodeName: String, nodeID: UInt64,
-                protocolVersion: UInt8 = FrameHeader.currentVersion) {
+                protocolVersion: UInt8 = FrameHeader.currentVersion, clientURL: String = "") {
         self.clusterToken = clusterToken
         self.nodeName = nodeName
         self.nodeID = nodeID
         self.protocolVersion = protocolVersion
+        self.clientURL = clientURL
     }
 
     public func encode(into w: inout ByteWriter) {
@@ -23,10 +27,12 @@ public struct PeerHandshake: Sendable, Equatable {
         w.writeVarint(nodeID)
         w.writeString(nodeName)
         w.writeString(clusterToken)
+        // Omitted when empty so the encoding is byte-identical to the original layout.
+        if !clientURL.isEmpty { w.writeString(clientURL) }
     }
 
     public func encoded() -> [UInt8] {
-        var w = ByteWriter(capacity: 16 + nodeName.utf8.count + clusterToken.utf8.count)
+        var w = ByteWriter(capacity: 16 + nodeName.utf8.count + clusterToken.utf8.count + clientURL.utf8.count)
         encode(into: &w)
         return w.bytes
     }
@@ -38,7 +44,8 @@ public struct PeerHandshake: Sendable, Equatable {
         let id = try r.readNodeID(what: "handshake")
         let name = try r.readString(limit: limits.maxNameBytes, what: "node name")
         let token = try r.readString(limit: limits.maxTokenBytes, what: "cluster token")
-        return PeerHandshake(clusterToken: token, nodeName: name, nodeID: id, protocolVersion: version)
+        let clientURL = r.remaining > 0 ? try r.readString(limit: limits.maxNameBytes, what: "client URL") : ""
+        return PeerHandshake(clusterToken: token, nodeName: name, nodeID: id, protocolVersion: version, clientURL: clientURL)
     }
 
     public static func decode(_ bytes: [UInt8], limits: WireLimits = .default) throws(DecodeError) -> PeerHandshake {

@@ -1,0 +1,68 @@
+import CLI
+import Glibc
+
+/// kvd's command line (etcd-style names) and its translation into a `ServerConfig`.
+/// Lives here rather than in main.swift so tests can check it without spawning processes.
+public enum KVDFlags {
+    public static func parser() -> FlagParser {
+        var p = FlagParser(command: "kvd", summary: "RaftKV server: one member of a Raft-replicated key-value cluster.")
+        p.string("name", required: true, help: "this member's name; must appear in --initial-cluster")
+        p.string("data-dir", help: "directory for the log and snapshots (default ./<name>.kvd)")
+        p.string("listen-client", default: "127.0.0.1:2379", help: "host:port for client traffic")
+        p.string("listen-peer", default: "127.0.0.1:2380", help: "host:port for peer traffic")
+        p.string("advertise-client", help: "client address told to other members and clients (default: the bound --listen-client)")
+        p.string("initial-cluster",
+                 help: "all members as name=host:peerport,...; the same list, in the same order, on every member (default <name>=<listen-peer>)")
+        p.string("initial-cluster-token", default: "raftkv-cluster", help: "cluster identity; peers and data dirs of other clusters are refused")
+        p.int("tick-ms", default: 100, range: 1...60_000, help: "length of one Raft tick in milliseconds")
+        p.int("election-ticks", default: 10, range: 2...100_000, help: "election timeout base in ticks (randomized in [E, 2E))")
+        p.int("heartbeat-ticks", default: 1, range: 1...100_000, help: "leader heartbeat interval in ticks (below --election-ticks)")
+        p.int("snapshot-count", default: 10_000, range: 0...Int(Int32.max), help: "applied entries between snapshots (0: never)")
+        p.int("max-request-bytes", default: 1_572_864, range: 64...(64 << 20), help: "largest client request body accepted")
+        p.duration("request-timeout", default: .seconds(5), help: "answer 'timeout' to requests not applied within this")
+        p.choice("log-level", choices: LogLevel.names, default: "info", help: "least severe level logged")
+        return p
+    }
+
+    /// Builds the configuration; `seed` drives election timeouts and reconnect jitter.
+    public static func config(from flags: ParsedFlags, seed: UInt64, sink: LogSink = .standardError()) throws(ServerError) -> ServerConfig {
+        guard flags.positional.isEmpty else {
+            throw .config("unexpected argument \"\(flags.positional[0])\" (kvd takes only flags)")
+        }
+        let name = flags.string("name")!
+        let listenPeer = flags.string("listen-peer")!
+        let members = try InitialCluster.parse(flags.string("initial-cluster") ?? "\(name)=\(listenPeer)")
+        let level = LogLevel(name: flags.string("log-level")!) ?? .info
+        let timeout = flags.duration("request-timeout")!
+        let timeoutMs = Int(timeout.components.seconds) * 1000 + Int(timeout.components.attoseconds / 1_000_000_000_000_000)
+        guard timeoutMs >= 1 else { throw .config("--request-timeout must be at least 1ms") }
+
+        var config = ServerConfig(name: name, dataDir: flags.string("data-dir") ?? "./\(name).kvd",
+                                  listenClient: flags.string("listen-client")!, listenPeer: listenPeer,
+                                  members: members, clusterToken: flags.string("initial-cluster-token")!,
+                                  seed: seed, logger: Logger(component: name, level: level, sink: sink))
+        config.advertiseClient = flags.string("advertise-client")
+        config.tickMilliseconds = flags.int("tick-ms")!
+        config.electionTicks = flags.int("election-ticks")!
+        config.heartbeatTicks = flags.int("heartbeat-ticks")!
+        config.snapshotEvery = UInt64(flags.int("snapshot-count")!)
+        config.maxRequestBytes = flags.int("max-request-bytes")!
+        config.requestTimeoutMilliseconds = timeoutMs
+        try config.validate()
+        return config
+    }
+
+    /// A seed that differs per node and per start: the real server needs distinct election
+    /// timeouts across members, not reproducibility (that is the simulator's job).
+    public static func seed(name: String) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325  // FNV-1a
+        for b in name.utf8 {
+            h ^= UInt64(b)
+            h &*= 0x100_0000_01B3
+        }
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return h ^ UInt64(truncatingIfNeeded: ts.tv_nsec) ^ (UInt64(truncatingIfNeeded: ts.tv_sec) << 30)
+            ^ UInt64(truncatingIfNeeded: getpid()) << 17
+    }
+}

@@ -1,0 +1,376 @@
+import CLI
+import Dispatch
+import Glibc
+import KV
+import Raft
+import Replica
+import Storage
+import Synchronization
+import Transport
+import Wire
+
+/// One kvd node: ONE `Replica` driven from ONE `EventLoop` thread, so the core, the state
+/// machine and the storage are never touched concurrently.
+///
+/// Per loop wake-up: events (peer frames, client calls, the tick timer) feed the replica,
+/// and each batch of events ends with exactly one `Replica.process`, so many client requests
+/// become one Ready and one fsync (group commit). Client replies leave only through
+/// process's reply callback, i.e. after the entry is durable on a quorum and applied.
+public final class KVServer: @unchecked Sendable {
+    // @unchecked Sendable: `config`, `loop`, `shared` and `stopped` are immutable or
+    // synchronized. Everything else (marked "loop-confined") is created by the start task and
+    // then touched only by loop tasks, timers and I/O callbacks, which all run on the single
+    // loop thread; public methods reach it only through `loop.execute`/`submitAndWait`.
+
+    public let config: ServerConfig
+    public let loop: EventLoop
+
+    private struct Shared {
+        var clientAddress: SocketAddress?
+        var peerAddress: SocketAddress?
+        var started = false
+        var finished = false
+        var failure: ServerError?
+    }
+    private let shared = Mutex(Shared())
+    private let stopped = DispatchSemaphore(value: 0)
+
+    // Loop-confined.
+    private var log: ServerLog
+    private var replica: Replica?
+    private var wal: WALStorage?
+    private var lock: DataDirLock?
+    private var peers: PeerNetwork?
+    private var clients: ClientGateway?
+    private var signals: SignalWatcher?
+    private var tickTimer: TimerHandle?
+    private var processScheduled = false
+    private var stopping = false
+    private var processCalls: UInt64 = 0
+
+    public init(config: ServerConfig) throws(ServerError) {
+        try config.validate()
+        self.config = config
+        self.log = ServerLog(logger: config.logger)
+        do {
+            loop = try EventLoop()
+        } catch {
+            throw .transport(error)
+        }
+        log.term = { [weak self] in self?.replica?.node.term ?? 0 }
+    }
+
+    // MARK: Lifecycle (any thread)
+
+    /// Binds both ports, opens the data directory and starts the node. On failure nothing
+    /// stays open and the error says what to fix.
+    public func start() throws(ServerError) {
+        let first = shared.withLock { s -> Bool in
+            defer { s.started = true }
+            return !s.started
+        }
+        guard first else { throw .notStartable("server \(config.name) was already started") }
+        loop.start(name: "kvd-\(config.name)")
+        do {
+            try loop.submitAndWait { [self] in try setUp() }
+        } catch {
+            loop.shutdown()
+            markFinished(nil)
+            if let e = error as? ServerError { throw e }
+            if let e = error as? TransportError { throw .transport(e) }
+            throw .notStartable("\(error)")
+        }
+    }
+
+    /// Graceful stop from any thread: stop ticking, answer pending clients, close sockets,
+    /// close the log. Returns once the loop thread has exited. Idempotent.
+    public func shutdown() {
+        try? loop.execute { [self] in stop(reason: "shutdown requested") }
+        wait()
+    }
+
+    /// Blocks until the server has stopped (shutdown, a signal, or a fatal storage error).
+    /// Returns the fatal error, if that is why it stopped.
+    @discardableResult
+    public func wait() -> ServerError? {
+        if !shared.withLock({ $0.finished }) {
+            stopped.wait()
+            stopped.signal()  // let other waiters through
+        }
+        loop.shutdown()  // joins the loop thread (the stop task already asked it to end)
+        return shared.withLock { $0.failure }
+    }
+
+    /// The bound client address (the kernel's choice when the port was 0). Set by `start`.
+    public var clientAddress: SocketAddress? { shared.withLock { $0.clientAddress } }
+    public var peerAddress: SocketAddress? { shared.withLock { $0.peerAddress } }
+
+    /// SIGTERM/SIGINT stop the server gracefully. Block them first (`SignalWatcher.block`
+    /// at the top of main, before any thread starts).
+    public func handleSignals(_ list: [Int32] = [SIGTERM, SIGINT]) throws(ServerError) {
+        do {
+            try loop.submitAndWait { [self] in
+                signals = try SignalWatcher(loop: loop, signals: list) { [weak self] signo in
+                    self?.stop(reason: signo == SIGINT ? "SIGINT" : signo == SIGTERM ? "SIGTERM" : "signal \(signo)")
+                }
+            }
+        } catch {
+            throw .transport((error as? TransportError) ?? .loopShutdown)
+        }
+    }
+
+    /// A snapshot of the node's view, taken on the loop (tests, tools).
+    public func currentStatus() -> StatusInfo? {
+        try? loop.submitAndWait { [self] in replica.map { _ in status() } }
+    }
+
+    /// Names of members this node has a working outgoing link to.
+    public func connectedPeers() -> [String] {
+        (try? loop.submitAndWait { [self] in peers?.connectedPeers ?? [] }) ?? []
+    }
+
+    private func markFinished(_ failure: ServerError?) {
+        let signal = shared.withLock { s -> Bool in
+            if s.failure == nil { s.failure = failure }
+            defer { s.finished = true }
+            return !s.finished
+        }
+        if signal { stopped.signal() }
+    }
+
+    // MARK: Start-up (loop thread)
+
+    private func setUp() throws(ServerError) {
+        let me = config.me!  // validate() checked
+        let clientListen: SocketAddress, peerListen: SocketAddress
+        do {
+            clientListen = try SocketAddress(parsing: config.listenClient)
+        } catch {
+            throw .config("--listen-client: \(error)")
+        }
+        do {
+            peerListen = try SocketAddress(parsing: config.listenPeer)
+        } catch {
+            throw .config("--listen-peer: \(error)")
+        }
+        do {
+            try setUpNode(me: me, clientListen: clientListen, peerListen: peerListen)
+        } catch {
+            tearDown()
+            throw error
+        }
+    }
+
+    private func setUpNode(me: Member, clientListen: SocketAddress, peerListen: SocketAddress) throws(ServerError) {
+        // Ports first: a clash is the most common start-up error and must not touch the disk.
+        let clients = ClientGateway(
+            loop: loop,
+            limits: .init(maxRequestBytes: config.maxRequestBytes, requestTimeoutMilliseconds: config.requestTimeoutMilliseconds,
+                          maxPending: config.maxPendingRequests, maxInflightPerConnection: config.maxInflightPerConnection,
+                          maxConnections: config.maxClientConnections),
+            backend: self, log: log)
+        self.clients = clients
+        do {
+            try clients.listen(on: clientListen)
+        } catch {
+            throw .listen(which: "client", error)
+        }
+        let clientAddress = clients.listenAddress ?? clientListen
+        let advertised = config.advertiseClient ?? clientAddress.description
+        let peers = PeerNetwork(loop: loop, me: me, members: config.members, clusterToken: config.clusterToken,
+                                advertisedClientURL: advertised, handshakeTimeoutMilliseconds: config.handshakeTimeoutMilliseconds,
+                                log: log)
+        self.peers = peers
+        do {
+            try peers.listen(on: peerListen)
+        } catch {
+            throw .listen(which: "peer", error)
+        }
+
+        // Then the disk: lock, identity check, recovery.
+        let fs = PosixFileSystem()
+        do {
+            try fs.makeDirectory(config.dataDir)
+        } catch {
+            throw .storage(dataDir: config.dataDir, error)
+        }
+        lock = try DataDirLock(directory: config.dataDir)
+        let replica: Replica
+        do {
+            let wal = try WALStorage(directory: config.dataDir,
+                                     identity: DataDirIdentity(clusterToken: config.clusterToken, nodeID: me.id, nodeName: me.name),
+                                     fileSystem: fs)
+            wal.onWarning = { [log] w in log.warn("storage recovery", ["detail": w]) }
+            self.wal = wal
+            var raft = RaftConfig(id: me.id, voters: config.members.map(\.id))
+            raft.electionTicks = config.electionTicks
+            raft.heartbeatTicks = config.heartbeatTicks
+            if let problem = raft.validate() { throw ServerError.config("raft configuration: \(problem)") }
+            var options = Replica.Options()
+            options.snapshotEvery = config.snapshotEvery
+            options.maxPending = config.maxPendingRequests
+            let storage = InstrumentedStorage(wal, slowMilliseconds: config.slowSyncMilliseconds, log: log)
+            replica = try Replica(config: raft, storage: storage, seed: config.seed, options: options)
+        } catch let e as ServerError {
+            throw e
+        } catch let e as StorageError {
+            throw .storage(dataDir: config.dataDir, e)
+        } catch {
+            throw .notStartable("\(error)")
+        }
+        replica.onSoftState = { [weak self] s in self?.softStateChanged(s) }
+        self.replica = replica
+
+        peers.onMessages = { [weak self] messages in
+            guard let self, let replica = self.replica, !self.stopping else { return }
+            for m in messages { replica.receive(m) }
+            self.requestProcess()
+        }
+        peers.connect(connectTimeoutMilliseconds: config.peerConnectTimeoutMilliseconds,
+                      maxBackoffMilliseconds: config.peerMaxBackoffMilliseconds, seed: config.seed ^ 0x5EED)
+        tickTimer = loop.scheduleRepeating(every: config.tickMilliseconds) { [weak self] in self?.tick() }
+
+        let peerAddress = peers.listenAddress ?? peerListen
+        shared.withLock {
+            $0.clientAddress = clientAddress
+            $0.peerAddress = peerAddress
+        }
+        let node = replica.node
+        log.info("started", [
+            "name": me.name, "id": me.id, "client": clientAddress, "advertise_client": advertised, "peer": peerAddress,
+            "data_dir": config.dataDir, "members": config.members.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ","),
+            "first_index": node.log.firstIndex, "last_index": node.log.lastIndex, "commit": node.log.committed,
+            "tick_ms": config.tickMilliseconds, "election_ticks": config.electionTicks,
+            "heartbeat_ticks": config.heartbeatTicks, "snapshot_count": config.snapshotEvery,
+        ])
+        requestProcess()  // a restarted node may have committed entries to apply
+    }
+
+    /// Releases whatever a failed start-up opened (loop thread).
+    private func tearDown() {
+        tickTimer?.cancel()
+        clients?.shutdown()
+        peers?.close()
+        signals?.cancel()
+        try? wal?.close()
+        lock?.release()
+        clients = nil
+        peers = nil
+        replica = nil
+        wal = nil
+        lock = nil
+    }
+
+    // MARK: Driving the replica (loop thread)
+
+    private func tick() {
+        guard let replica, !stopping else { return }
+        replica.tick()
+        clients?.expire(now: MonotonicClock.nanoseconds())
+        requestProcess()
+    }
+
+    /// Schedules one process() after the current batch of events. Tasks queued while events
+    /// are handled run in the same loop iteration, after all of them.
+    func requestProcess() {
+        guard !processScheduled, !stopping else { return }
+        processScheduled = true
+        do {
+            try loop.execute { [weak self] in self?.runProcess() }
+        } catch {
+            processScheduled = false  // queue full: the next tick will try again
+        }
+    }
+
+    private func runProcess() {
+        processScheduled = false
+        guard let replica, let peers, let clients, !stopping else { return }
+        processCalls += 1
+        do {
+            try replica.process(send: { peers.enqueue($0) }, reply: { clients.complete(token: $0, $1) })
+        } catch {
+            // The log's state is unknown after a failed write or fsync: stop rather than
+            // risk acknowledging something that is not durable.
+            log.error("storage failure; stopping", ["error": error])
+            peers.flush()
+            stop(reason: "storage failure", failure: .storage(dataDir: config.dataDir, error))
+            return
+        }
+        peers.flush()
+    }
+
+    private func softStateChanged(_ s: SoftState) {
+        switch s.role {
+        case .leader:
+            log.info("became leader at term \(s.term)")
+        case .candidate:
+            log.info("became candidate at term \(s.term)")
+        case .follower:
+            if s.leader == noNode {
+                log.info("follower at term \(s.term), no leader known")
+            } else {
+                log.info("became follower of \(memberName(s.leader)) at term \(s.term)")
+            }
+        }
+    }
+
+    private func memberName(_ id: NodeID) -> String {
+        config.members.first { $0.id == id }?.name ?? "node \(id)"
+    }
+
+    // MARK: Stopping (loop thread)
+
+    private func stop(reason: String, failure: ServerError? = nil) {
+        guard !stopping else { return }
+        stopping = true
+        log.info("stopping", ["reason": reason])
+        tickTimer?.cancel()
+        clients?.shutdown()
+        peers?.close()
+        signals?.cancel()
+        if failure == nil {
+            do {
+                try wal?.close()
+            } catch {
+                log.error("closing the log failed", ["error": error])
+            }
+        }
+        lock?.release()
+        log.info("stopped", ["process_calls": processCalls])
+        markFinished(failure)
+        loop.shutdown()  // on the loop: ends after this iteration, which flushes pending writes
+    }
+}
+
+// MARK: - ClientBackend
+
+extension KVServer: ClientBackend {
+    func submit(_ request: ClientRequest, token: UInt64) -> ClientOutcome? {
+        guard let replica else { return .notLeader(leader: noNode) }
+        return replica.submit(request, token: token)
+    }
+
+    func status() -> StatusInfo {
+        let node = replica!.node
+        let me = config.me!
+        return StatusInfo(name: me.name, id: me.id, role: node.role, term: node.term, leaderID: node.leader,
+                          leaderName: node.leader == noNode ? "" : memberName(node.leader),
+                          commitIndex: node.log.committed, appliedIndex: min(node.log.applied, node.log.committed),
+                          logSize: node.log.lastIndex + 1 - node.log.firstIndex,
+                          firstIndex: node.log.firstIndex, lastIndex: node.log.lastIndex)
+    }
+
+    func memberList() -> [MemberInfo] {
+        config.members.map { m in
+            MemberInfo(id: m.id, name: m.name, peerURL: m.peerURL, clientURL: clientURL(of: m.id) ?? "")
+        }
+    }
+
+    var knownLeader: NodeID { replica?.node.leader ?? noNode }
+    var selfID: NodeID { config.me!.id }
+
+    func clientURL(of id: NodeID) -> String? {
+        if id == selfID { return peers?.advertisedClientURL }
+        return peers?.clientURLs[id]
+    }
+}

@@ -1,0 +1,86 @@
+import CLI
+import Raft
+
+/// One member of the static cluster, as listed in `--initial-cluster`.
+public struct Member: Sendable, Equatable {
+    /// 1-based position in the initial cluster list; identical on every member.
+    public var id: NodeID
+    public var name: String
+    /// host:port of its peer listener.
+    public var peerURL: String
+
+    public init(id: NodeID, name: String, peerURL: String) {
+        self.id = id
+        self.name = name
+        self.peerURL = peerURL
+    }
+}
+
+/// Everything a `KVServer` needs to start. Built by kvd from flags, or directly by tests.
+public struct ServerConfig: Sendable {
+    public var name: String
+    public var dataDir: String
+    /// host:port to listen on for clients (port 0: any free port).
+    public var listenClient: String
+    /// host:port to listen on for peers (port 0: any free port, useful only for tests of refusals).
+    public var listenPeer: String
+    /// Client address other members and clients are told about; nil: the bound client address.
+    public var advertiseClient: String?
+    public var members: [Member]
+    public var clusterToken: String
+
+    public var tickMilliseconds = 100
+    public var electionTicks = 10
+    public var heartbeatTicks = 1
+    public var snapshotEvery: UInt64 = 10_000
+    /// Client calls with a larger body are refused with `tooLarge`.
+    public var maxRequestBytes = 1_572_864
+    /// A proposal still pending after this long is answered `timeout` (outcome unknown).
+    public var requestTimeoutMilliseconds = 5_000
+    /// Bounds on requests awaiting an outcome, overall and per client connection.
+    public var maxPendingRequests = 16_384
+    public var maxInflightPerConnection = 1_024
+    public var maxClientConnections = 4_096
+    /// An inbound peer connection must handshake within this long.
+    public var handshakeTimeoutMilliseconds = 5_000
+    /// A process() call (which includes the fsync) slower than this is logged.
+    public var slowSyncMilliseconds = 100
+    public var peerConnectTimeoutMilliseconds = 1_000
+    public var peerMaxBackoffMilliseconds = 2_000
+    /// Seed for the core's randomness (election timeouts) and reconnect jitter.
+    public var seed: UInt64
+    public var logger: Logger
+
+    public init(name: String, dataDir: String, listenClient: String, listenPeer: String,
+                members: [Member], clusterToken: String, seed: UInt64, logger: Logger) {
+        self.name = name
+        self.dataDir = dataDir
+        self.listenClient = listenClient
+        self.listenPeer = listenPeer
+        self.members = members
+        self.clusterToken = clusterToken
+        self.seed = seed
+        self.logger = logger
+    }
+
+    /// This node's entry in `members`.
+    public var me: Member? { members.first { $0.name == name } }
+
+    /// Checks the configuration before anything is opened or bound.
+    public func validate() throws(ServerError) {
+        guard !name.isEmpty else { throw .config("--name must not be empty") }
+        guard !clusterToken.isEmpty, clusterToken.utf8.count <= 256 else {
+            throw .config("--initial-cluster-token must be 1...256 bytes")
+        }
+        guard me != nil else {
+            throw .config("--name \(name) is not in --initial-cluster (members: \(members.map(\.name).joined(separator: ", ")))")
+        }
+        guard tickMilliseconds >= 1 else { throw .config("--tick-ms must be at least 1") }
+        guard electionTicks >= 2 else { throw .config("--election-ticks must be at least 2") }
+        guard heartbeatTicks >= 1, heartbeatTicks < electionTicks else {
+            throw .config("--heartbeat-ticks must be at least 1 and below --election-ticks (\(electionTicks))")
+        }
+        guard maxRequestBytes >= 64 else { throw .config("--max-request-bytes must be at least 64") }
+        guard requestTimeoutMilliseconds >= 1 else { throw .config("--request-timeout must be positive") }
+    }
+}
