@@ -14,7 +14,7 @@ public enum SimPacket {
 /// Stored as numbers and formatted only when a report is printed.
 public struct TraceEvent: CustomStringConvertible, Sendable {
     public enum Kind: UInt8, Sendable {
-        case deliver, request, reply, apply, crash, restart, partition, cut, heal, leader
+        case deliver, request, reply, apply, crash, restart, partition, cut, heal, leader, pause, resume
     }
     public var tick: UInt64
     public var kind: Kind
@@ -36,6 +36,8 @@ public struct TraceEvent: CustomStringConvertible, Sendable {
         case .cut: body = "one-way cut n\(a)->n\(b)"
         case .heal: body = "network healed"
         case .leader: body = "n\(a) became leader of term \(b)"
+        case .pause: body = "n\(a) paused until t=\(b)"
+        case .resume: body = "n\(a) resumed"
         }
         return "t=\(tick) \(body)"
     }
@@ -115,6 +117,9 @@ public final class SimCluster {
     public var clientInbox: [UInt64: [(token: UInt64, outcome: ClientOutcome)]] = [:]
     private var tokenOwner: [UInt64: UInt64] = [:]
     private var nextToken: UInt64 = 1
+    /// Paused nodes and the tick they resume at; messages that reached them meanwhile.
+    private var pausedUntil: [NodeID: UInt64] = [:]
+    private var backlog: [NodeID: [(from: UInt64, payload: SimPacket)]] = [:]
     /// Replies to proposals made directly with `propose`, by token.
     public private(set) var directReplies: [UInt64: ClientOutcome] = [:]
 
@@ -196,6 +201,8 @@ public final class SimCluster {
 
     public func crash(_ id: NodeID) {
         guard isUp(id) else { return }
+        pausedUntil[id] = nil
+        backlog[id] = nil
         replicas[Int(id - 1)] = nil
         switch options.disk {
         case .records: disks[Int(id - 1)].crash(using: &faultRng)
@@ -204,6 +211,16 @@ public final class SimCluster {
         network.purge(node: id)
         record(TraceEvent(tick: now, kind: .crash, a: id))
     }
+
+    /// Freezes a node (like SIGSTOP) until tick `until`: it neither ticks nor handles
+    /// messages; what arrives meanwhile waits in its socket buffer and is handled on resume.
+    public func pause(_ id: NodeID, until: UInt64) {
+        guard isUp(id), pausedUntil[id] == nil else { return }
+        pausedUntil[id] = until
+        record(TraceEvent(tick: now, kind: .pause, a: id, b: until))
+    }
+
+    public func isPaused(_ id: NodeID) -> Bool { pausedUntil[id] != nil }
 
     public func restart(_ id: NodeID) {
         guard !isUp(id) else { return }
@@ -257,11 +274,22 @@ public final class SimCluster {
     /// its Ready loop (so messages produced in a tick leave together, as batches).
     public func tick() {
         now += 1
-        for id in ids { replica(id)?.tick() }
+        if !pausedUntil.isEmpty {
+            for id in ids where (pausedUntil[id] ?? UInt64.max) <= now {
+                pausedUntil[id] = nil
+                record(TraceEvent(tick: now, kind: .resume, a: id))
+                for m in backlog.removeValue(forKey: id) ?? [] { deliver(from: m.from, to: id, m.payload) }
+            }
+        }
+        for id in ids where pausedUntil[id] == nil { replica(id)?.tick() }
         while let (from, to, payload) = network.nextDue(now: now) {
+            if pausedUntil[to] != nil {
+                backlog[to, default: []].append((from, payload))
+                continue
+            }
             deliver(from: from, to: to, payload)
         }
-        for id in ids { process(id) }
+        for id in ids where pausedUntil[id] == nil { process(id) }
         if options.logCheckInterval > 0 && now % options.logCheckInterval == 0 { checkLogs() }
     }
 

@@ -12,11 +12,13 @@ public struct FaultSet: OptionSet, Sendable {
     public static let reorder = FaultSet(rawValue: 1 << 4)
     public static let oneWay = FaultSet(rawValue: 1 << 5)
     public static let bridge = FaultSet(rawValue: 1 << 6)
-    public static let all: FaultSet = [.partitions, .crashes, .drops, .duplicates, .reorder, .oneWay, .bridge]
+    /// Freeze a node for a while (SIGSTOP-like): it wakes up with stale beliefs.
+    public static let pauses = FaultSet(rawValue: 1 << 7)
+    public static let all: FaultSet = [.partitions, .crashes, .drops, .duplicates, .reorder, .oneWay, .bridge, .pauses]
 
     public static let names: [(String, FaultSet)] = [
         ("partitions", .partitions), ("crashes", .crashes), ("drops", .drops), ("duplicates", .duplicates),
-        ("reorder", .reorder), ("oneway", .oneWay), ("bridge", .bridge),
+        ("reorder", .reorder), ("oneway", .oneWay), ("bridge", .bridge), ("pauses", .pauses),
     ]
 }
 
@@ -95,10 +97,11 @@ public func runSimulation(_ config: SimulationConfig) -> SimulationReport {
         return cluster.invariants.violation ?? clients.violation
     }
 
-    // Fault phase.
+    // Fault phase. How often faults strike varies by seed: some runs are calm, some brutal.
     let majority = config.nodes / 2 + 1
+    let intensity = FaultIntensity(&rng)
     for _ in 0..<config.faultTicks {
-        injectFault(cluster, &rng, f, majority: majority)
+        injectFault(cluster, &rng, f, majority: majority, intensity)
         clients.step(cluster)
         cluster.tick()
         if let v = checkStep() { return failed(v) }
@@ -147,11 +150,29 @@ func replicasConverged(_ c: SimCluster) -> Bool {
     return live.allSatisfy { $0.node.log.applied == maxCommit && $0.kv.data == first.kv.data }
 }
 
-/// Random faults, a few per hundred ticks. Crashes are limited to a minority at a time
-/// so the phase keeps some progress; the healing phase restores everything anyway.
-func injectFault(_ c: SimCluster, _ rng: inout SeededRandom, _ f: FaultSet, majority: Int) {
+/// Per-seed fault rates (per tick).
+struct FaultIntensity {
+    var partition: Double
+    var crash: Double
+    var restart: Double
+    var pause: Double
+    /// Chance that a crash or pause picks the leader rather than any node.
+    var leaderBias: Double
+
+    init(_ rng: inout SeededRandom) {
+        partition = 0.002 + Double(rng.below(20)) / 1000      // 0.2% .. 2.1%
+        crash = 0.001 + Double(rng.below(10)) / 1000          // 0.1% .. 1.0%
+        restart = 0.01 + Double(rng.below(30)) / 1000         // 1% .. 4%
+        pause = Double(rng.below(5)) / 1000                   // 0 .. 0.4%
+        leaderBias = Double(rng.below(11)) / 10
+    }
+}
+
+/// Random faults. Crashes are limited so that at most a bare majority is down at once only
+/// occasionally; the healing phase restores everything anyway.
+func injectFault(_ c: SimCluster, _ rng: inout SeededRandom, _ f: FaultSet, majority: Int, _ k: FaultIntensity) {
     let n = c.ids.count
-    if f.contains(.partitions) && rng.chance(0.01) {
+    if f.contains(.partitions) && rng.chance(k.partition) {
         switch rng.below(5) {
         case 0:
             c.heal()
@@ -174,15 +195,22 @@ func injectFault(_ c: SimCluster, _ rng: inout SeededRandom, _ f: FaultSet, majo
             c.partition([Array(ids.prefix(k)), Array(ids.dropFirst(k))])
         }
     }
+    func victim() -> NodeID? {
+        if let l = c.leader, rng.chance(k.leaderBias) { return l }
+        let live = c.liveIDs
+        return live.isEmpty ? nil : live[Int(rng.below(UInt64(live.count)))]
+    }
     if f.contains(.crashes) {
         let down = c.ids.filter { !c.isUp($0) }
-        if rng.chance(0.004) && down.count < n - majority + 1 {
-            let live = c.liveIDs
-            if !live.isEmpty { c.crash(live[Int(rng.below(UInt64(live.count)))]) }
+        if rng.chance(k.crash) && down.count < n - majority + 1, let v = victim() {
+            c.crash(v)
         }
-        if !down.isEmpty && rng.chance(0.02) {
+        if !down.isEmpty && rng.chance(k.restart) {
             c.restart(down[Int(rng.below(UInt64(down.count)))])
         }
+    }
+    if f.contains(.pauses) && rng.chance(k.pause), let v = victim() {
+        c.pause(v, until: c.now + 1 + rng.below(40))
     }
 }
 
