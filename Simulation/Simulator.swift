@@ -59,6 +59,11 @@ public func runSimulation(_ config: SimulationConfig) -> SimulationReport {
     var opts = SimCluster.Options()
     opts.snapshotEvery = config.snapshotEvery
     opts.snapshotChunkBytes = 64 // small chunks so transfers take several round trips
+    // Flow-control limits vary by seed: one entry per AppendEntries and a window of one
+    // reach interleavings (Figure 8 among them) that big batches hide.
+    var shape = SeededRandom(seed: config.seed ^ 0x5EED_F10C)
+    opts.maxEntriesPerAppend = [1, 2, 4, 64][Int(shape.below(4))]
+    opts.maxInflightAppends = [1, 4, 64][Int(shape.below(3))]
     let cluster = SimCluster(nodes: config.nodes, seed: config.seed, options: opts)
     var rng = cluster.faultRng.fork()
     let f = config.faults
