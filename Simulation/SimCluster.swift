@@ -74,6 +74,9 @@ public final class SimCluster {
         public var keepTrace = true
         /// Which disk model backs each node.
         public var disk: DiskModel = .wal
+        /// Chance that a node is killed (and restarted a few ticks later) right after it
+        /// grants a vote: the moment a lost vote would matter.
+        public var crashAfterVoteRate = 0.0
         /// WAL segment size on the simulated disk (small, so rollover and deletion happen).
         public var walSegmentBytes = 16 * 1024
         public init() {}
@@ -119,6 +122,7 @@ public final class SimCluster {
     private var nextToken: UInt64 = 1
     /// Paused nodes and the tick they resume at; messages that reached them meanwhile.
     private var pausedUntil: [NodeID: UInt64] = [:]
+    private var restartAt: [NodeID: UInt64] = [:]
     private var backlog: [NodeID: [(from: UInt64, payload: SimPacket)]] = [:]
     /// Replies to proposals made directly with `propose`, by token.
     public private(set) var directReplies: [UInt64: ClientOutcome] = [:]
@@ -222,6 +226,11 @@ public final class SimCluster {
 
     public func isPaused(_ id: NodeID) -> Bool { pausedUntil[id] != nil }
 
+    /// Restarts a crashed node at tick `at` (a supervisor bringing the process back).
+    public func scheduleRestart(_ id: NodeID, at: UInt64) {
+        restartAt[id] = at
+    }
+
     public func restart(_ id: NodeID) {
         guard !isUp(id) else { return }
         restarts += 1
@@ -274,6 +283,12 @@ public final class SimCluster {
     /// its Ready loop (so messages produced in a tick leave together, as batches).
     public func tick() {
         now += 1
+        if !restartAt.isEmpty {
+            for id in ids where (restartAt[id] ?? UInt64.max) <= now {
+                restartAt[id] = nil
+                restart(id)
+            }
+        }
         if !pausedUntil.isEmpty {
             for id in ids where (pausedUntil[id] ?? UInt64.max) <= now {
                 pausedUntil[id] = nil
@@ -332,8 +347,10 @@ public final class SimCluster {
     private func process(_ id: NodeID) {
         guard let r = replica(id) else { return }
         let wasLeader = r.node.role == .leader
+        var grantedVote = false
         do {
             try r.process(send: { m in
+                if case .requestVoteResponse(true) = m.kind { grantedVote = true }
                 sentCounts[kindTag(m.kind)] += 1
                 if case .appendEntriesResponse(false, _, _, _) = m.kind { sentCounts[9] += 1 }
                 network.send(from: id, to: m.to, .raft(m), now: now, rng: &netRng)
@@ -354,6 +371,10 @@ public final class SimCluster {
         }
         if node.protocolViolations > 0 {
             invariants.fail("node \(id) received an AppendEntries that would change committed entries")
+        }
+        if grantedVote && options.crashAfterVoteRate > 0 && faultRng.chance(options.crashAfterVoteRate) {
+            crash(id)
+            scheduleRestart(id, at: now + 1 + faultRng.below(3))
         }
     }
 

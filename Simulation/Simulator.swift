@@ -64,6 +64,7 @@ public func runSimulation(_ config: SimulationConfig) -> SimulationReport {
     var shape = SeededRandom(seed: config.seed ^ 0x5EED_F10C)
     opts.maxEntriesPerAppend = [1, 2, 4, 64][Int(shape.below(4))]
     opts.maxInflightAppends = [1, 4, 64][Int(shape.below(3))]
+    if config.faults.contains(.crashes) { opts.crashAfterVoteRate = [0, 0.05, 0.2][Int(shape.below(3))] }
     let cluster = SimCluster(nodes: config.nodes, seed: config.seed, options: opts)
     var rng = cluster.faultRng.fork()
     let f = config.faults
@@ -209,6 +210,9 @@ func injectFault(_ c: SimCluster, _ rng: inout SeededRandom, _ f: FaultSet, majo
         let down = c.ids.filter { !c.isUp($0) }
         if rng.chance(k.crash) && down.count < n - majority + 1, let v = victim() {
             c.crash(v)
+            // Half the crashes are bounces: a supervisor restarts the process at once, so
+            // it rejoins an election it took part in before (what a lost vote would break).
+            if rng.chance(0.5) { c.scheduleRestart(v, at: c.now + 1 + rng.below(8)) }
         }
         if !down.isEmpty && rng.chance(k.restart) {
             c.restart(down[Int(rng.below(UInt64(down.count)))])
