@@ -33,4 +33,8 @@ struct ClientSession: Sendable {
     }
 
     var inFlight: Int { outstanding.count }
+
+    /// Sequences from the oldest unacknowledged one to the next new one. The server caches
+    /// results only for a bounded window per session, so new requests wait while this is full.
+    var window: UInt64 { nextSequence - firstUnacknowledged }
 }

@@ -23,6 +23,8 @@ public final class KVClient: Sendable {
         var session: ClientSession
         var router: EndpointRouter
         var closed = false
+        /// Calls waiting for the session window to have room.
+        var windowWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     public convenience init(endpoints: [String], dialTimeout: Duration = .seconds(2),
@@ -57,7 +59,12 @@ public final class KVClient: Sendable {
 
     /// Closes connections and stops the client's thread. Calls in flight fail with `.closed`.
     public func close() {
-        state.withLock { $0.closed = true }
+        let waiters = state.withLock { s in
+            s.closed = true
+            defer { s.windowWaiters.removeAll() }
+            return s.windowWaiters
+        }
+        for w in waiters { w.resume() }
         transport.shutdown()
     }
 
@@ -72,7 +79,7 @@ public final class KVClient: Sendable {
     /// Stores `value` under `key`; returns the revision (log index) that applied it.
     @discardableResult
     public func put(_ key: [UInt8], _ value: [UInt8]) async throws(KVClientError) -> UInt64 {
-        let seq = try begin(.put(key: key, value: value))
+        let seq = try await begin(.put(key: key, value: value))
         defer { finish(seq) }
         return try await withFailover("put", sequence: seq, .put(key: key, value: value)) { (r: KVResult) -> UInt64? in
             if case let .stored(rev) = r { return rev }
@@ -82,7 +89,7 @@ public final class KVClient: Sendable {
 
     /// The value under `key`, or nil when absent. Linearizable (goes through the log).
     public func get(_ key: [UInt8]) async throws(KVClientError) -> [UInt8]? {
-        let seq = try begin(.get(key: key))
+        let seq = try await begin(.get(key: key))
         defer { finish(seq) }
         return try await withFailover("get", sequence: seq, .get(key: key)) { (r: KVResult) -> [UInt8]?? in
             if case let .value(v) = r { return .some(v) }
@@ -93,7 +100,7 @@ public final class KVClient: Sendable {
     /// Removes `key`; returns how many keys were deleted (0 or 1).
     @discardableResult
     public func delete(_ key: [UInt8]) async throws(KVClientError) -> Int {
-        let seq = try begin(.delete(key: key))
+        let seq = try await begin(.delete(key: key))
         defer { finish(seq) }
         return try await withFailover("delete", sequence: seq, .delete(key: key)) { (r: KVResult) -> Int? in
             if case let .deleted(n) = r { return n }
@@ -149,16 +156,37 @@ public final class KVClient: Sendable {
 
     // MARK: Internals
 
-    private func begin(_ command: KVCommand) throws(KVClientError) -> UInt64 {
+    /// Takes the next sequence, waiting while the session window is full.
+    private func begin(_ command: KVCommand) async throws(KVClientError) -> UInt64 {
         try Self.validate(command)
-        return try state.withLock { s throws(KVClientError) -> UInt64 in
-            if s.closed { throw .closed }
-            return s.session.begin()
+        let limit = configuration.sessionWindow
+        while true {
+            let seq = try state.withLock { s throws(KVClientError) -> UInt64? in
+                if s.closed { throw .closed }
+                return s.session.window < limit ? s.session.begin() : nil
+            }
+            if let seq { return seq }
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                // Checked again under the lock so a finish between the two cannot be missed.
+                let wake = state.withLock { s -> Bool in
+                    if s.closed || s.session.window < limit { return true }
+                    s.windowWaiters.append(c)
+                    return false
+                }
+                if wake { c.resume() }
+            }
         }
     }
 
     private func finish(_ sequence: UInt64) {
-        state.withLock { $0.session.finish(sequence) }
+        let limit = configuration.sessionWindow
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.session.finish(sequence)
+            guard s.session.window < limit, !s.windowWaiters.isEmpty else { return [] }
+            defer { s.windowWaiters.removeAll() }
+            return s.windowWaiters
+        }
+        for w in waiters { w.resume() }
     }
 
     static func validate(_ command: KVCommand) throws(KVClientError) {

@@ -18,6 +18,10 @@ public struct KVClientConfiguration: Sendable {
     public var endpointDownMax: Duration
     /// Session id; nil picks a random non-zero one.
     public var clientID: UInt64?
+    /// At most this many sequences between the oldest unanswered request and the newest: the
+    /// server keeps results for that many per session (KVStateMachine.Limits.maxResultsPerSession),
+    /// so a retry inside the window is always answered from the cache, never applied twice.
+    public var sessionWindow: UInt64 = 256
 
     public init(endpoints: [String], dialTimeout: Duration = .seconds(2), commandTimeout: Duration = .seconds(5),
                 attemptTimeout: Duration? = nil, retryBackoffMin: Duration = .milliseconds(10),

@@ -128,6 +128,36 @@ final class KVClientTests: XCTestCase {
         XCTAssertEqual(Set(reqs.map(\.sequence)).count, 5)
     }
 
+    func testSessionWindowHoldsNewRequestsUntilOldOnesAreAnswered() async throws {
+        // The server answers nothing until it holds three requests.
+        let held = Locked<[(ClientRequest, Responder)]>([])
+        let server = try FakeServer(self) { call, _, respond in
+            guard case let .kv(req) = call else { return }
+            let batch = held.with { h -> [(ClientRequest, Responder)] in
+                h.append((req, respond))
+                if h.count >= 3 { defer { h.removeAll() }; return h }
+                return []
+            }
+            for (r, resp) in batch { resp.reply(.kv(.value(r.command.key))) }
+        }
+        var config = KVClientConfiguration(endpoints: [server.address])
+        config.sessionWindow = 3
+        let client = try KVClient(configuration: config)
+        defer { client.close() }
+        let results = try await withThrowingTaskGroup(of: String?.self) { group in
+            for i in 0..<6 { group.addTask { try await client.get("k\(i)") } }
+            var out: [String?] = []
+            for try await r in group { out.append(r) }
+            return out
+        }
+        XCTAssertEqual(results.compactMap { $0 }.count, 6)
+        let reqs = server.requests
+        XCTAssertEqual(reqs.count, 6)
+        // Never more than three sequences outstanding: the server's result cache covers them all.
+        for r in reqs { XCTAssertLessThan(r.sequence - r.firstUnacknowledged, 3, "seq \(r.sequence) fua \(r.firstUnacknowledged)") }
+        XCTAssertEqual(Set(reqs.prefix(3).map(\.sequence)), [1, 2, 3], "the first three go out together; the rest wait")
+    }
+
     func testUnreachableEndpointsReportNoEndpointReachable() async throws {
         let p1 = try closedPort(), p2 = try closedPort()
         let client = try KVClient(configuration: .init(endpoints: ["127.0.0.1:\(p1)", "127.0.0.1:\(p2)"],
