@@ -45,6 +45,7 @@ let package = Package(
         .executableTarget(name: "storage-torture", dependencies: ["Storage", "Raft", "Posix"]),
         // WAL throughput and recovery benchmark (docs/storage.md).
         .executableTarget(name: "wal-bench", dependencies: ["Storage", "Raft"], path: "Benchmarks/WALBench"),
+        .executableTarget(name: "kv-bench", dependencies: ["KVClient", "CLI"], path: "Benchmarks/KVBench"),
 
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
         .testTarget(name: "CodecTests", dependencies: ["Codec"]),

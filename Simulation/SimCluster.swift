@@ -123,6 +123,9 @@ public final class SimCluster {
     /// Paused nodes and the tick they resume at; messages that reached them meanwhile.
     private var pausedUntil: [NodeID: UInt64] = [:]
     private var restartAt: [NodeID: UInt64] = [:]
+    /// Snapshot jobs in flight: node, when it completes. A crash discards the node's jobs.
+    private var snapshotJobs: [(node: NodeID, due: UInt64, job: SnapshotJob)] = []
+    private var snapshotStores: [NodeID: SnapshotStore] = [:]
     private var backlog: [NodeID: [(from: UInt64, payload: SimPacket)]] = [:]
     /// Replies to proposals made directly with `propose`, by token.
     public private(set) var directReplies: [UInt64: ClientOutcome] = [:]
@@ -168,10 +171,19 @@ public final class SimCluster {
                 wo.segmentSize = options.walSegmentBytes
                 wo.retainedTail = options.retainedTail
                 wo.writeBufferSize = 0
-                storage = try WALStorage(directory: "/data/n\(id)", identity: DataDirIdentity(clusterToken: "sim", nodeID: id, nodeName: "n\(id)"),
+                let wal = try WALStorage(directory: "/data/n\(id)", identity: DataDirIdentity(clusterToken: "sim", nodeID: id, nodeName: "n\(id)"),
                                          fileSystem: fileSystems[Int(id - 1)], options: wo)
+                snapshotStores[id] = wal.snapshotStore(fileSystem: fileSystems[Int(id - 1)])
+                storage = wal
             }
             r = try Replica(config: raftConfig(id), storage: storage, seed: seed, options: ro)
+            if options.disk == .wal {
+                // As kvd does on a background thread, the snapshot is written a little later
+                // while the replica keeps going; here "later" is a seeded number of ticks.
+                r.onSnapshotJob = { [unowned self] job in
+                    self.snapshotJobs.append((id, self.now + 1 + self.faultRng.below(5), job))
+                }
+            }
         } catch {
             invariants.fail("node \(id) failed to restart from its disk: \(error)")
             return
@@ -207,6 +219,8 @@ public final class SimCluster {
         guard isUp(id) else { return }
         pausedUntil[id] = nil
         backlog[id] = nil
+        // Its background snapshot dies with the process (the file may be left half written).
+        snapshotJobs.removeAll { $0.node == id }
         replicas[Int(id - 1)] = nil
         switch options.disk {
         case .records: disks[Int(id - 1)].crash(using: &faultRng)
@@ -296,6 +310,7 @@ public final class SimCluster {
                 for m in backlog.removeValue(forKey: id) ?? [] { deliver(from: m.from, to: id, m.payload) }
             }
         }
+        if !snapshotJobs.isEmpty { runDueSnapshotJobs() }
         for id in ids where pausedUntil[id] == nil { replica(id)?.tick() }
         while let (from, to, payload) = network.nextDue(now: now) {
             if pausedUntil[to] != nil {
@@ -324,6 +339,20 @@ public final class SimCluster {
             if invariants.violation != nil { return false }
         }
         return done(self)
+    }
+
+    private func runDueSnapshotJobs() {
+        var keep: [(node: NodeID, due: UInt64, job: SnapshotJob)] = []
+        for j in snapshotJobs {
+            guard j.due <= now else { keep.append(j); continue }
+            guard let r = replica(j.node), let store = snapshotStores[j.node] else { continue }
+            do {
+                try r.completeSnapshot(j.job.run(writingWith: store))
+            } catch {
+                invariants.fail("node \(j.node) failed to record a snapshot: \(error)")
+            }
+        }
+        snapshotJobs = keep
     }
 
     private func deliver(from: UInt64, to: UInt64, _ payload: SimPacket) {

@@ -41,6 +41,11 @@ public final class SimStorage: RaftStorage {
         durable.hardState.commit = max(durable.hardState.commit, meta.index)
     }
 
+    /// The records model has no files: recording a snapshot is saving it.
+    public func snapshotWritten(_ snapshot: Snapshot) throws(StorageError) {
+        try saveSnapshot(snapshot)
+    }
+
     /// Power loss: unsynced operations survive only as a random prefix, the last one torn.
     public func crash(using rng: inout SeededRandom) {
         let keep = Int(rng.below(UInt64(unsynced.count + 1)))

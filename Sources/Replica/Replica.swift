@@ -17,6 +17,26 @@ public enum ClientOutcome: Sendable, Equatable {
     case dropped
 }
 
+/// A local snapshot to encode and make durable, possibly on another thread: `state` is a
+/// copy of the state machine at `metadata.index` (a value type, so the copy is cheap and the
+/// replica keeps applying meanwhile). Whoever runs it hands the result to
+/// `Replica.completeSnapshot` on the replica's own thread.
+public struct SnapshotJob: Sendable {
+    public let metadata: SnapshotMetadata
+    public let state: KVStateMachine
+
+    /// Encodes the snapshot and writes its file with `store` (durable on return).
+    public func run(writingWith store: SnapshotStore) -> Result<Snapshot, StorageError> {
+        let snapshot = Snapshot(metadata: metadata, data: state.snapshotBytes())
+        do {
+            try store.save(snapshot)
+            return .success(snapshot)
+        } catch {
+            return .failure(error)
+        }
+    }
+}
+
 /// One replica's logic minus I/O: it drives the Raft core, persists through a
 /// `RaftStorage`, applies committed entries to the KV state machine and resolves client
 /// requests. The simulator and the kvd server both run exactly this code; only the
@@ -47,6 +67,11 @@ public final class Replica {
     public var onApply: ((Entry) -> Void)?
     /// Role, term and leader changes, for logs.
     public var onSoftState: ((SoftState) -> Void)?
+    /// Runs local snapshots off the replica's thread. Nil: snapshots are encoded and saved
+    /// inline (`storage.saveSnapshot`), stalling the replica for as long as that takes.
+    public var onSnapshotJob: ((SnapshotJob) -> Void)?
+    /// A snapshot job is out; no other starts until `completeSnapshot`.
+    public private(set) var snapshotInFlight = false
 
     /// Opens a replica from whatever `storage` holds (a fresh directory is an empty state).
     public init(config: RaftConfig, storage: RaftStorage, seed: UInt64, options: Options = Options()) throws(StorageError) {
@@ -153,15 +178,38 @@ public final class Replica {
     }
 
     private func maybeSnapshot() throws(StorageError) {
+        guard !snapshotInFlight else { return }
         let applied = node.log.applied
         let last = node.latestSnapshotIndex
         let dueByCount = options.snapshotEvery > 0 && applied >= last + options.snapshotEvery
         let dueByBytes = options.snapshotBytes > 0 && bytesSinceSnapshot >= options.snapshotBytes && applied > last
         guard dueByCount || dueByBytes, let term = node.log.term(at: applied) else { return }
         precondition(kv.appliedIndex == applied, "state machine and core disagree on the applied index")
-        let snap = Snapshot(metadata: SnapshotMetadata(index: applied, term: term, config: node.cluster), data: kv.snapshotBytes())
-        try storage.saveSnapshot(snap)
+        let job = SnapshotJob(metadata: SnapshotMetadata(index: applied, term: term, config: node.cluster), state: kv)
         bytesSinceSnapshot = 0
+        if let run = onSnapshotJob {
+            snapshotInFlight = true
+            run(job)
+        } else {
+            let snap = Snapshot(metadata: job.metadata, data: kv.snapshotBytes())
+            try storage.saveSnapshot(snap)
+            install(snap)
+        }
+    }
+
+    /// Finishes a job handed to `onSnapshotJob`. A snapshot overtaken meanwhile (one from
+    /// the leader covered more) is dropped; a failed write is a storage failure.
+    public func completeSnapshot(_ result: Result<Snapshot, StorageError>) throws(StorageError) {
+        precondition(snapshotInFlight, "no snapshot job is in flight")
+        snapshotInFlight = false
+        let snap = try result.get()
+        guard snap.metadata.index > node.latestSnapshotIndex else { return }
+        try storage.snapshotWritten(snap)
+        install(snap)
+    }
+
+    private func install(_ snap: Snapshot) {
+        let applied = snap.metadata.index
         let keepFrom = applied > options.retainedTail ? applied - options.retainedTail : 0
         node.compact(snapshot: snap, compactThrough: max(node.log.compactedIndex, keepFrom))
     }

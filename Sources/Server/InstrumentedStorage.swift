@@ -43,4 +43,12 @@ final class InstrumentedStorage: RaftStorage {
         log.info("saved snapshot", ["index": snapshot.metadata.index, "snapshot_term": snapshot.metadata.term,
                                        "bytes": snapshot.data.count, "duration_ms": ms])
     }
+
+    func snapshotWritten(_ snapshot: Snapshot) throws(StorageError) {
+        let start = MonotonicClock.nanoseconds()
+        try inner.snapshotWritten(snapshot)
+        let ms = Int((MonotonicClock.nanoseconds() - start) / 1_000_000)
+        log.info("recorded snapshot written in the background", ["index": snapshot.metadata.index, "snapshot_term": snapshot.metadata.term,
+                                                                  "bytes": snapshot.data.count, "duration_ms": ms])
+    }
 }

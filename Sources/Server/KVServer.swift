@@ -219,6 +219,32 @@ public final class KVServer: @unchecked Sendable {
             throw .notStartable("\(error)")
         }
         replica.onSoftState = { [weak self] s in self?.softStateChanged(s) }
+        if let wal = self.wal {
+            // Encode and write local snapshots on a background queue, so a large state never
+            // stalls heartbeats (a leader that stalls past the election timeout is deposed).
+            // The job holds a copy of the state machine; the store touches only snapshot files,
+            // through the stateless POSIX file system; the result comes back on the loop.
+            let directory = wal.directory, retention = wal.options.snapshotRetention, maxSize = wal.options.maxSnapshotSize
+            replica.onSnapshotJob = { [weak self, loop] job in
+                guard let server = self else { return }
+                DispatchQueue.global(qos: .utility).async {
+                    let started = MonotonicClock.nanoseconds()
+                    let store = SnapshotStore(fileSystem: PosixFileSystem(), directory: directory, retention: retention, maxDataSize: maxSize)
+                    let result = job.run(writingWith: store)
+                    let ms = Int((MonotonicClock.nanoseconds() - started) / 1_000_000)
+                    // The loop's queue may be momentarily full: keep offering until it takes it.
+                    while true {
+                        do {
+                            try loop.execute { server.snapshotJobDone(result, milliseconds: ms) }
+                            return
+                        } catch {
+                            guard case .queueFull? = error as? TransportError else { return }  // shutting down: not recorded
+                            usleep(1_000)
+                        }
+                    }
+                }
+            }
+        }
         self.replica = replica
 
         peers.onMessages = { [weak self] messages in
@@ -297,6 +323,22 @@ public final class KVServer: @unchecked Sendable {
             return
         }
         peers.flush()
+    }
+
+    /// A background snapshot finished (loop thread): record it and compact, or stop on failure.
+    private func snapshotJobDone(_ result: Result<Snapshot, StorageError>, milliseconds: Int) {
+        guard let replica, !stopping else { return }
+        do {
+            if case let .success(snap) = result {
+                log.info("snapshot written in the background", ["index": snap.metadata.index, "bytes": snap.data.count, "duration_ms": milliseconds])
+            }
+            try replica.completeSnapshot(result)
+        } catch {
+            log.error("snapshot failed; stopping", ["error": error])
+            stop(reason: "storage failure", failure: .storage(dataDir: config.dataDir, error))
+            return
+        }
+        requestProcess()
     }
 
     private func softStateChanged(_ s: SoftState) {

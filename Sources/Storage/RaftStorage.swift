@@ -37,9 +37,13 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
 /// 4. `saveSnapshot` is durable when it returns. It discards every entry at or below the
 ///    snapshot's index; when the log's entry at that index has another term (or is missing),
 ///    it discards the whole log.
+/// 5. `snapshotWritten` is `saveSnapshot` for a snapshot whose file was already made durable
+///    elsewhere (by a `SnapshotStore` on a background thread, so that encoding and writing a
+///    large state does not stall the replica): it records it and discards what it covers.
 public protocol RaftStorage: AnyObject {
     func load() throws(StorageError) -> PersistentState
     func append(_ entries: [Entry], hardState: HardState?) throws(StorageError)
     func sync() throws(StorageError)
     func saveSnapshot(_ snapshot: Snapshot) throws(StorageError)
+    func snapshotWritten(_ snapshot: Snapshot) throws(StorageError)
 }

@@ -259,8 +259,30 @@ public final class WALStorage: RaftStorage {
     }
 
     public func saveSnapshot(_ snapshot: Snapshot) throws(StorageError) {
+        try checkSnapshot(snapshot.metadata)
+        // 1. The snapshot file is durable before anything refers to it.
+        try snapshots.save(snapshot)
+        try recordSnapshot(snapshot.metadata)
+    }
+
+    /// Records a snapshot whose file `snapshotStore(fileSystem:)` already wrote (contract rule 5).
+    public func snapshotWritten(_ snapshot: Snapshot) throws(StorageError) {
+        try checkSnapshot(snapshot.metadata)
+        let name = SnapshotFileName(index: snapshot.metadata.index, term: snapshot.metadata.term).fileName
+        guard try fileSystem.fileExists(joinPath(directory, name)) else {
+            throw .invalidArgument("snapshot file \(name) was not written before being recorded")
+        }
+        try recordSnapshot(snapshot.metadata)
+    }
+
+    /// A store for this directory's snapshot files, for writing them off the replica's thread
+    /// (pass a file system that is safe to use there, e.g. `PosixFileSystem`).
+    public func snapshotStore(fileSystem fs: any FileSystem) -> SnapshotStore {
+        SnapshotStore(fileSystem: fs, directory: directory, retention: options.snapshotRetention, maxDataSize: options.maxSnapshotSize)
+    }
+
+    private func checkSnapshot(_ m: SnapshotMetadata) throws(StorageError) {
         try checkWritable()
-        let m = snapshot.metadata
         guard m.index >= snapshotIndex else {
             throw .invalidArgument("snapshot at index \(m.index) is older than the current one at \(snapshotIndex)")
         }
@@ -271,8 +293,9 @@ public final class WALStorage: RaftStorage {
             // Terms never decrease along the log; a lower term here means a confused caller.
             throw .invalidArgument("snapshot term \(m.term) is lower than the log's term \(t) at index \(m.index)")
         }
-        // 1. The snapshot file is durable before anything refers to it.
-        try snapshots.save(snapshot)
+    }
+
+    private func recordSnapshot(_ m: SnapshotMetadata) throws(StorageError) {
         do {
             // 2. The marker makes recovery drop the entries it covers.
             try add(.snapshotMarker(index: m.index, term: m.term))
