@@ -53,14 +53,14 @@ final class AgreementScenarioTests: XCTestCase {
         c.assertNoViolation()
     }
 
-    func testCommitResumesWhenMajorityReturns() {
+    func testCommitResumesWhenMajorityReturns() throws {
         var opts = SimCluster.Options()
         opts.checkQuorum = false
         opts.electionTicks = 1000 // nobody else campaigns: only the leader's entries are in play
         let c = SimCluster(nodes: 3, seed: 4, options: opts)
         // Force node 1 to lead quickly.
         XCTAssertTrue(c.run(upTo: 3000) { $0.leader != nil })
-        let l = c.leader!
+        let l = try XCTUnwrap(c.leader)
         c.partition([[l], c.ids.filter { $0 != l }])
         let token = c.putOnLeader("y", "1", seq: 1)!
         c.run(ticks: 50)
@@ -139,11 +139,11 @@ final class AgreementScenarioTests: XCTestCase {
         c.assertNoViolation()
     }
 
-    func testMessageBudgetForElectionPlusTenEntriesAndIdleHeartbeats() {
+    func testMessageBudgetForElectionPlusTenEntriesAndIdleHeartbeats() throws {
         let c = SimCluster(nodes: 3, seed: 2)
         _ = c.awaitLeader()
         c.run(ticks: 2)
-        let l = c.leader!
+        let l = try XCTUnwrap(c.leader)
         let sentBefore = c.network.sent
         var tokens: [UInt64] = []
         for i in 1...10 {

@@ -32,17 +32,17 @@ final class SnapshotScenarioTests: XCTestCase {
         let f = c.ids.first { $0 != l }!
         c.partition([[f], c.ids.filter { $0 != f }])
         commit(c, 100)
-        XCTAssertGreaterThan(c.node(c.leader!)!.log.compactedIndex, 50, "the leader compacted its log")
+        XCTAssertGreaterThan(c.leader.flatMap { c.node($0)?.log.compactedIndex } ?? 0, 50, "the leader compacted its log")
         let before = c.sentByKind["InstallSnapshot", default: 0]
         c.heal()
         XCTAssertTrue(c.run(upTo: 500) { c in Set(c.appliedIndexes.values).count == 1 && c.value("s4", on: f) != nil })
         XCTAssertGreaterThan(c.sentByKind["InstallSnapshot", default: 0] - before, 1, "caught up via a chunked snapshot")
-        XCTAssertEqual(c.replica(f)!.kv.data, c.replica(c.leader!)!.kv.data)
+        XCTAssertEqual(c.replica(f)?.kv.data, c.leader.flatMap { c.replica($0)?.kv.data })
         c.checkLogs()
         c.assertNoViolation()
     }
 
-    func testLeaderChangesMidTransfer() {
+    func testLeaderChangesMidTransfer() throws {
         let c = compactingCluster(seed: 302, nodes: 5, chunk: 16)
         let l = c.awaitLeader()
         let f = c.ids.first { $0 != l }!
@@ -51,13 +51,13 @@ final class SnapshotScenarioTests: XCTestCase {
         c.heal()
         // Wait until a transfer has started, then take the leader away.
         XCTAssertTrue(c.run(upTo: 200) { $0.sentByKind["InstallSnapshot", default: 0] > 0 })
-        let leader = c.leader!
+        let leader = try XCTUnwrap(c.leader)
         c.crash(leader)
         XCTAssertTrue(c.run(upTo: 600) { c in c.leader != nil && c.leader != leader })
         commit(c, 20, from: 81)
         c.restart(leader)
         XCTAssertTrue(c.run(upTo: 800) { c in Set(c.appliedIndexes.values).count == 1 }, "everyone converges after the new leader finishes the transfer")
-        XCTAssertEqual(c.replica(f)!.kv.data, c.replica(c.leader!)!.kv.data)
+        XCTAssertEqual(c.replica(f)?.kv.data, c.leader.flatMap { c.replica($0)?.kv.data })
         c.checkLogs()
         c.assertNoViolation()
     }
@@ -74,7 +74,7 @@ final class SnapshotScenarioTests: XCTestCase {
         c.run(ticks: 20)
         c.restart(f)
         XCTAssertTrue(c.run(upTo: 800) { c in Set(c.appliedIndexes.values).count == 1 && c.liveIDs.count == 3 }, "the transfer restarts cleanly")
-        XCTAssertEqual(c.replica(f)!.kv.data, c.replica(c.leader!)!.kv.data)
+        XCTAssertEqual(c.replica(f)?.kv.data, c.leader.flatMap { c.replica($0)?.kv.data })
         c.assertNoViolation()
     }
 
@@ -98,9 +98,9 @@ final class SnapshotScenarioTests: XCTestCase {
         let c = SimCluster(nodes: 3, seed: 305, options: o)
         _ = c.awaitLeader()
         commit(c, 10) // about 10 x 40 bytes: below the threshold
-        XCTAssertEqual(c.node(c.leader!)!.latestSnapshotIndex, 0)
+        XCTAssertEqual(c.leader.flatMap { c.node($0)?.latestSnapshotIndex }, 0)
         commit(c, 40, from: 11)
-        XCTAssertGreaterThan(c.node(c.leader!)!.latestSnapshotIndex, 0, "the byte threshold triggered a snapshot")
+        XCTAssertGreaterThan(c.leader.flatMap { c.node($0)?.latestSnapshotIndex } ?? 0, 0, "the byte threshold triggered a snapshot")
         c.assertNoViolation()
     }
 }
