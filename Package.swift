@@ -14,6 +14,8 @@ let package = Package(
         .target(name: "CEpoll"),
         // The one syscall wrapper: EINTR retry, errno to a typed error.
         .target(name: "Posix"),
+        // A binary min-heap, shared by the simulated network and the event loop's timers.
+        .target(name: "Heap"),
         // Pure consensus core: no I/O, clock, threads or global randomness.
         .target(name: "Raft"),
         // Byte buffers, varints, CRC32C: shared by every on-disk and on-wire format.
@@ -27,7 +29,7 @@ let package = Package(
         // One replica's logic minus I/O: drives the core, storage and state machine.
         .target(name: "Replica", dependencies: ["Raft", "KV", "Storage"]),
         // Sockets, epoll event loop, timers.
-        .target(name: "Transport", dependencies: ["CEpoll", "Posix"]),
+        .target(name: "Transport", dependencies: ["CEpoll", "Posix", "Heap"]),
         // Flag parsing and logging for the executables.
         .target(name: "CLI"),
         // The kvd runtime: Replica over Transport and the POSIX disk.
@@ -36,7 +38,7 @@ let package = Package(
         .executableTarget(name: "kvd", dependencies: ["Server", "CLI", "Transport"]),
         .executableTarget(name: "kvctl", dependencies: ["KVClient", "CLI"]),
         // Deterministic simulator: network, disk, clock, clients, checkers.
-        .target(name: "Simulation", dependencies: ["Raft", "KV", "Replica", "Storage"], path: "Simulation",
+        .target(name: "Simulation", dependencies: ["Raft", "KV", "Replica", "Storage", "Heap"], path: "Simulation",
                 // Speed: the harness is single-threaded per run; dynamic exclusivity checks on its
                 // classes cost ~10% of simulated throughput. Product modules keep them.
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
@@ -48,6 +50,7 @@ let package = Package(
         .executableTarget(name: "kv-bench", dependencies: ["KVClient", "CLI"], path: "Benchmarks/KVBench"),
 
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
+        .testTarget(name: "HeapTests", dependencies: ["Heap"]),
         .testTarget(name: "CodecTests", dependencies: ["Codec"]),
         .testTarget(name: "KVTests", dependencies: ["KV"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Codec", "Simulation", "Posix"]),

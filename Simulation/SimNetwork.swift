@@ -1,3 +1,4 @@
+import Heap
 import Raft
 
 /// Fault settings of the simulated network. Probabilities are per message.
@@ -22,10 +23,12 @@ public let clientBase: UInt64 = 1000
 /// delivered in (due tick, send order), and partitions are checked at delivery time.
 public struct SimNetwork<Payload> {
     /// Heap entries stay small; payloads live in a slab so sifting never copies them.
-    struct InFlight {
+    struct InFlight: Comparable {
         var due: UInt64
         var seq: UInt64
         var slot: Int32
+        static func < (a: InFlight, b: InFlight) -> Bool { a.due != b.due ? a.due < b.due : a.seq < b.seq }
+        static func == (a: InFlight, b: InFlight) -> Bool { a.seq == b.seq }
     }
     struct Parcel {
         var from: UInt64
@@ -42,8 +45,8 @@ public struct SimNetwork<Payload> {
     public private(set) var cuts: Set<Pair> = []
     public struct Pair: Hashable, Sendable { public var from: UInt64; public var to: UInt64 }
 
-    /// Binary min-heap on (due, seq).
-    private var heap: [InFlight] = []
+    /// Ordered by (due, seq): equal due times deliver in send order.
+    private var heap = MinHeap<InFlight>()
     private var slab: [Parcel?] = []
     private var freeSlots: [Int32] = []
     private var nextSeq: UInt64 = 0
@@ -98,7 +101,7 @@ public struct SimNetwork<Payload> {
                 slot = Int32(slab.count)
                 slab.append(Parcel(from: from, to: to, payload: payload))
             }
-            push(InFlight(due: now + max(1, delay), seq: nextSeq, slot: slot))
+            heap.insert(InFlight(due: now + max(1, delay), seq: nextSeq, slot: slot))
             nextSeq += 1
         }
     }
@@ -106,7 +109,7 @@ public struct SimNetwork<Payload> {
     /// Pops the next message due at or before `now`, dropping those a partition blocks.
     public mutating func nextDue(now: UInt64) -> (from: UInt64, to: UInt64, payload: Payload)? {
         while let top = heap.first, top.due <= now {
-            let slot = pop().slot
+            let slot = heap.popFirst().slot
             let m = slab[Int(slot)].take()!
             freeSlots.append(slot)
             if connected(m.from, m.to) {
@@ -126,48 +129,5 @@ public struct SimNetwork<Payload> {
             freeSlots.append(e.slot)
             return true
         }
-        heapify()
-    }
-
-    private static func less(_ a: InFlight, _ b: InFlight) -> Bool {
-        a.due != b.due ? a.due < b.due : a.seq < b.seq
-    }
-
-    private mutating func push(_ m: InFlight) {
-        heap.append(m)
-        var i = heap.count - 1
-        while i > 0 {
-            let p = (i - 1) / 2
-            if Self.less(heap[i], heap[p]) { heap.swapAt(i, p); i = p } else { break }
-        }
-    }
-
-    private mutating func pop() -> InFlight {
-        let top = heap[0]
-        let last = heap.removeLast()
-        if !heap.isEmpty {
-            heap[0] = last
-            siftDown(0)
-        }
-        return top
-    }
-
-    private mutating func siftDown(_ start: Int) {
-        var i = start
-        let n = heap.count
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var m = i
-            if l < n && Self.less(heap[l], heap[m]) { m = l }
-            if r < n && Self.less(heap[r], heap[m]) { m = r }
-            if m == i { return }
-            heap.swapAt(i, m)
-            i = m
-        }
-    }
-
-    private mutating func heapify() {
-        if heap.count < 2 { return }
-        for i in stride(from: heap.count / 2 - 1, through: 0, by: -1) { siftDown(i) }
     }
 }
