@@ -117,10 +117,16 @@ public final class Replica {
     /// Runs the Ready loop until the core is idle: send, persist, send, apply, advance
     /// (the order in `Ready`'s contract). Replies go out only after the entry is applied,
     /// which is after it is durable on a majority and here.
-    public func process(send: (Message) -> Void, reply: (UInt64, ClientOutcome) -> Void) throws(StorageError) {
+    /// `beforePersist` runs after the eager messages were handed to `send` and before the disk
+    /// write starts, so a transport can put them on the wire while the fsync runs (§10.2.1).
+    public func process(send: (Message) -> Void, reply: (UInt64, ClientOutcome) -> Void,
+                        beforePersist: () -> Void = {}) throws(StorageError) {
         while let rd = node.ready() {
             if let s = rd.softState { onSoftState?(s) }
             for m in rd.eagerMessages { send(m) }
+            if !rd.eagerMessages.isEmpty && (!rd.entries.isEmpty || rd.hardState != nil || rd.snapshot != nil) {
+                beforePersist()
+            }
             if let snap = rd.snapshot { try storage.saveSnapshot(snap) }
             if !rd.entries.isEmpty || rd.hardState != nil {
                 try storage.append(rd.entries, hardState: rd.hardState)

@@ -313,7 +313,8 @@ public final class KVServer: @unchecked Sendable {
         guard let replica, let peers, let clients, !stopping else { return }
         processCalls += 1
         do {
-            try replica.process(send: { peers.enqueue($0) }, reply: { clients.complete(token: $0, $1) })
+            try replica.process(send: { peers.enqueue($0) }, reply: { clients.complete(token: $0, $1) },
+                                beforePersist: { peers.flush(immediately: true) })
         } catch {
             // The log's state is unknown after a failed write or fsync: stop rather than
             // risk acknowledging something that is not durable.

@@ -80,8 +80,15 @@ final class PeerNetwork: @unchecked Sendable {
         outbox[m.to, default: []].append(m)
     }
 
-    func flush() {
+    /// Frames and sends everything queued. `immediately` writes it to the sockets now rather
+    /// than at the end of the loop iteration (used before an fsync, so sending overlaps it).
+    func flush(immediately: Bool = false) {
         guard !outbox.isEmpty else { return }
+        defer {
+            if immediately {
+                for peer in links.values { peer.link.connection?.flushNow() }
+            }
+        }
         let pending = outbox
         outbox.removeAll(keepingCapacity: true)
         for (to, messages) in pending {

@@ -110,6 +110,13 @@ public final class TCPConnection: @unchecked Sendable, EventHandler {
         return true
     }
 
+    /// Sends what is queued now instead of at the end of the loop iteration: for bytes that
+    /// should be on the wire before the loop blocks (e.g. on an fsync).
+    public func flushNow() {
+        loop.assertInLoop()
+        if open && !watchingWritable && !outbound.isEmpty { flush() }
+    }
+
     /// Sends until the kernel buffer is full; then waits for EPOLLOUT.
     private func flush() {
         guard open else { return }
