@@ -109,7 +109,8 @@ extension RaftNode {
             next = hintIndex
         }
         progress[i].becomeProbe()
-        progress[i].next = max(pr.match + 1, min(next, rejected))
+        // Clamped to our log: a confused or lying peer must not push next past our end.
+        progress[i].next = max(pr.match + 1, min(next, rejected, log.lastIndex + 1))
         sendAppend(i, allowEmpty: true)
     }
 

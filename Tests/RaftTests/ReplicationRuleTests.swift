@@ -91,6 +91,18 @@ final class ReplicationRuleTests: XCTestCase {
         XCTAssertEqual(h.node.progress.first { $0.id == 2 }!.match, before.match)
     }
 
+    func testRejectionBeyondTheLeadersLogCannotDerailReplication() {
+        var h = CoreHarness()
+        _ = h.becomeLeader()
+        _ = h.step(Message(from: 2, to: 1, term: h.node.term, kind: .appendEntriesResponse(success: true, index: 1, hintTerm: 0, hintIndex: 0)))
+        // A bogus rejection of an index far past our log (we have 1 entry).
+        let out = h.step(Message(from: 2, to: 1, term: h.node.term, kind: .appendEntriesResponse(success: false, index: 100, hintTerm: 0, hintIndex: 50)))
+        let pr = h.node.progress.first { $0.id == 2 }!
+        XCTAssertLessThanOrEqual(pr.next, h.node.log.lastIndex + 1, "next never passes the end of our log")
+        guard case let .appendEntries(prev, _, _, _)? = out.first(where: { $0.to == 2 })?.kind else { return XCTFail("no retry") }
+        XCTAssertLessThanOrEqual(prev, h.node.log.lastIndex)
+    }
+
     func testLeaderCommitsOnlyCurrentTermByCounting() {
         // Figure 8: the leader of term 4 holds an entry from term 2 at index 2.
         let st = PersistentState(hardState: HardState(term: 3, vote: 1), entries: entries([1, 2]))
