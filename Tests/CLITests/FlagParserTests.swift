@@ -141,4 +141,19 @@ final class FlagParserTests: XCTestCase {
         XCTAssertEqual(FlagError.invalidDuration(flag: "election-timeout", value: "5").description,
                        "invalid value \"5\" for --election-timeout: not a duration (e.g. 100ms, 2s, 1m30s)")
     }
+
+    /// Random argument lists built from flag-like pieces: a value or a FlagError, never a trap.
+    func testRandomArgumentsNeverTrap() {
+        let pieces = ["--name", "--name=", "--port", "--port=0", "-w", "-w=", "json", "--", "-", "-v", "--verbose=",
+                      "--election-timeout", "1m", "-5", "--count", "x", "--=", "---", "-vv", "--nmae", "=", "", "é"]
+        var state: UInt64 = 12345
+        func next(_ n: Int) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int((state >> 33) % UInt64(n))
+        }
+        for _ in 0..<3000 {
+            let args = (0..<next(8)).map { _ in pieces[next(pieces.count)] }
+            do { _ = try parser().parse(args) } catch { XCTAssertFalse("\(error)".isEmpty) }
+        }
+    }
 }

@@ -18,6 +18,12 @@ final class FrameTests: XCTestCase {
         XCTAssertEqual(FrameHeader.size, 18)
     }
 
+    /// The example in docs/protocol.md.
+    func testDocumentedStatusCallExample() {
+        XCTAssertEqual(ClientCall.status.encodedFrame(requestID: 1),
+                       [0x52, 0x4B, 0x01, 0x40, 0x00, 0x00, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0x02])
+    }
+
     func testHeaderParseRoundTrip() throws {
         let bytes = encodeFrame(type: .raftBatch, flags: 3, requestID: .max, body: [1, 2, 3])
         let h = try FrameHeader.parse(bytes[...], maxFrameBytes: 100)
