@@ -42,8 +42,14 @@ public struct KVStateMachine: Sendable {
         defer { sessions[req.clientID] = s; evictSessionsIfNeeded() }
         s.lastIndex = index
         if req.firstUnacknowledged > s.floor {
+            // Forget acknowledged results: one by one when the step is small (the usual case),
+            // by rebuilding when the client jumped far ahead.
+            if req.firstUnacknowledged - s.floor <= UInt64(s.results.count) {
+                for q in s.floor..<req.firstUnacknowledged { s.results.removeValue(forKey: q) }
+            } else {
+                s.results = s.results.filter { $0.key >= req.firstUnacknowledged }
+            }
             s.floor = req.firstUnacknowledged
-            s.results = s.results.filter { $0.key >= s.floor }
         }
         if req.sequence < s.floor { return .sessionExpired }
         if let cached = s.results[req.sequence] { return cached }

@@ -132,7 +132,9 @@ public final class Replica {
                 try storage.append(rd.entries, hardState: rd.hardState)
                 try storage.sync()
             }
-            if let first = rd.entries.first { resolveOverwritten(from: first.index, reply: reply) }
+            // A leader only appends to its own log, so only a follower can see our proposals
+            // overwritten (after we lost leadership): scan then, not on the leader's hot path.
+            if node.role != .leader, let first = rd.entries.first { resolveOverwritten(from: first.index, reply: reply) }
             for m in rd.messages { send(m) }
             if let snap = rd.snapshot { restore(snap) }
             for e in rd.committedEntries { apply(e, reply: reply) }
