@@ -426,7 +426,7 @@ public final class SimCluster {
         return best?.0
     }
 
-    /// Leaders among live nodes whose leadership a majority could confirm (same term as the max).
+    /// Every live node that believes it leads (possibly several, in different terms).
     public var leaders: [NodeID] { liveIDs.filter { replica($0)!.node.role == .leader } }
 
     public func node(_ id: NodeID) -> RaftNode? { replica(id)?.node }

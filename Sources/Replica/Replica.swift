@@ -159,11 +159,9 @@ public final class Replica {
             preconditionFailure("snapshot passed its checksum but does not decode")
         }
         kv = restored
-        // Proposals covered by the snapshot: we cannot tell whether they were applied.
-        for (index, p) in pending where index <= snap.metadata.index {
-            pending.removeValue(forKey: index)
-            _ = p
-        }
+        // Proposals covered by the snapshot: we cannot tell whether they were applied, so no
+        // answer is given; the client times out and retries with the same sequence.
+        pending = pending.filter { $0.key > snap.metadata.index }
     }
 
     private func apply(_ e: Entry, reply: (UInt64, ClientOutcome) -> Void) {

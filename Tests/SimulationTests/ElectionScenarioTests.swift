@@ -43,8 +43,7 @@ final class ElectionScenarioTests: XCTestCase {
         let rest = c.ids.filter { $0 != l }
         // Leader plus one follower on one side, three isolated singletons on the other.
         c.partition([[l, rest[0]], [rest[1]], [rest[2]], [rest[3]]])
-        c.run(ticks: 100)
-        c.run(ticks: 400)
+        c.run(ticks: 500)
         XCTAssertTrue(c.leaders.isEmpty, "no majority anywhere, yet \(c.leaders) lead")
         c.heal()
         _ = c.awaitLeader()
