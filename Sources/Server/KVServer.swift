@@ -4,6 +4,7 @@ import Glibc
 import KV
 import Raft
 import Replica
+import Service
 import Storage
 import Synchronization
 import Transport
@@ -38,6 +39,8 @@ public final class KVServer: @unchecked Sendable {
     // Loop-confined.
     private var log: ServerLog
     private var replica: Replica?
+    /// The client-request lifecycle over `replica` (the same module the simulator drives).
+    private var service: ClientRequestService?
     private var wal: WALStorage?
     private var lock: DataDirLock?
     private var peers: PeerNetwork?
@@ -166,7 +169,7 @@ public final class KVServer: @unchecked Sendable {
         let clients = ClientGateway(
             loop: loop,
             limits: .init(maxRequestBytes: config.maxRequestBytes, requestTimeoutMilliseconds: config.requestTimeoutMilliseconds,
-                          maxPending: config.maxPendingRequests, maxInflightPerConnection: config.maxInflightPerConnection,
+                          maxInflightPerConnection: config.maxInflightPerConnection,
                           maxConnections: config.maxClientConnections),
             backend: self, log: log)
         self.clients = clients
@@ -208,7 +211,6 @@ public final class KVServer: @unchecked Sendable {
             if let problem = raft.validate() { throw ServerError.config("raft configuration: \(problem)") }
             var options = Replica.Options()
             options.snapshotEvery = config.snapshotEvery
-            options.maxPending = config.maxPendingRequests
             let storage = InstrumentedStorage(wal, slowMilliseconds: config.slowSyncMilliseconds, log: log)
             replica = try Replica(config: raft, storage: storage, seed: config.seed, options: options)
         } catch let e as ServerError {
@@ -246,6 +248,13 @@ public final class KVServer: @unchecked Sendable {
             }
         }
         self.replica = replica
+        var serviceLimits = ClientRequestService.Limits()
+        serviceLimits.maxPending = config.maxPendingRequests
+        serviceLimits.maxInflightPerCaller = config.maxInflightPerConnection
+        serviceLimits.requestTimeout = UInt64(config.requestTimeoutMilliseconds) * 1_000_000
+        let service = ClientRequestService(replica: replica, limits: serviceLimits, view: self)
+        self.service = service
+        clients.service = service
 
         peers.onMessages = { [weak self] messages in
             guard let self, let replica = self.replica, !self.stopping else { return }
@@ -282,6 +291,7 @@ public final class KVServer: @unchecked Sendable {
         lock?.release()
         clients = nil
         peers = nil
+        service = nil
         replica = nil
         wal = nil
         lock = nil
@@ -310,11 +320,11 @@ public final class KVServer: @unchecked Sendable {
 
     private func runProcess() {
         processScheduled = false
-        guard let replica, let peers, let clients, !stopping else { return }
+        guard let service, let peers, let clients, !stopping else { return }
         processCalls += 1
         do {
-            try replica.process(send: { peers.enqueue($0) }, reply: { clients.complete(token: $0, $1) },
-                                beforePersist: { peers.flush(immediately: true) })
+            try service.process(send: { peers.enqueue($0) }, beforePersist: { peers.flush(immediately: true) },
+                                deliver: { clients.deliver($0, $1) })
         } catch {
             // The log's state is unknown after a failed write or fsync: stop rather than
             // risk acknowledging something that is not durable.
@@ -387,12 +397,7 @@ public final class KVServer: @unchecked Sendable {
 
 // MARK: - ClientBackend
 
-extension KVServer: ClientBackend {
-    func submit(_ request: ClientRequest, token: UInt64) -> ClientOutcome? {
-        guard let replica else { return .notLeader(leader: noNode) }
-        return replica.submit(request, token: token)
-    }
-
+extension KVServer: ClientBackend, ClusterView {
     func status() -> StatusInfo {
         let node = replica!.node
         let me = config.me!
@@ -400,7 +405,9 @@ extension KVServer: ClientBackend {
                           leaderName: node.leader == noNode ? "" : memberName(node.leader),
                           commitIndex: node.log.committed, appliedIndex: min(node.log.applied, node.log.committed),
                           logSize: node.log.lastIndex + 1 - node.log.firstIndex,
-                          firstIndex: node.log.firstIndex, lastIndex: node.log.lastIndex)
+                          firstIndex: node.log.firstIndex, lastIndex: node.log.lastIndex,
+                          sessionCount: UInt64(replica!.kv.sessionCount),
+                          sessionCapacity: UInt64(replica!.kv.limits.maxSessions))
     }
 
     func memberList() -> [MemberInfo] {
@@ -409,11 +416,26 @@ extension KVServer: ClientBackend {
         }
     }
 
-    var knownLeader: NodeID { replica?.node.leader ?? noNode }
+    func scheduleExpiry(after milliseconds: Int) {
+        _ = loop.schedule(after: milliseconds) { [weak self] in
+            guard let self, !self.stopping else { return }
+            self.clients?.expire(now: MonotonicClock.nanoseconds())
+        }
+    }
+
     var selfID: NodeID { config.me!.id }
+    var selfName: String { config.me!.name }
 
     func clientURL(of id: NodeID) -> String? {
         if id == selfID { return peers?.advertisedClientURL }
         return peers?.clientURLs[id]
+    }
+
+    /// Redirect only to a leader we hold a live link to: once its connection drops (a killed
+    /// leader), followers answer `unavailable` instead of sending clients to a dead address
+    /// for the rest of the election timeout.
+    public func redirectAddress(of leader: NodeID) -> String? {
+        guard leader == selfID || peers?.isConnected(leader) == true else { return nil }
+        return clientURL(of: leader)
     }
 }

@@ -18,9 +18,19 @@ public struct StatusInfo: Sendable, Equatable {
     public var logSize: UInt64
     public var firstIndex: UInt64
     public var lastIndex: UInt64
+    /// Optional field 1: client sessions the state machine holds now.
+    public var sessionCount: UInt64?
+    /// Optional field 2: the most sessions it holds before evicting the least recently used.
+    public var sessionCapacity: UInt64?
+
+    static let sessionCountTag: UInt64 = 1
+    static let sessionCapacityTag: UInt64 = 2
 
     public init(name: String, id: UInt64, role: Role, term: UInt64, leaderID: UInt64, leaderName: String,
-                commitIndex: UInt64, appliedIndex: UInt64, logSize: UInt64, firstIndex: UInt64, lastIndex: UInt64) {
+                commitIndex: UInt64, appliedIndex: UInt64, logSize: UInt64, firstIndex: UInt64, lastIndex: UInt64,
+                sessionCount: UInt64? = nil, sessionCapacity: UInt64? = nil) {
+        self.sessionCount = sessionCount
+        self.sessionCapacity = sessionCapacity
         self.name = name
         self.id = id
         self.role = role
@@ -39,6 +49,10 @@ public struct StatusInfo: Sendable, Equatable {
         w.writeString(name); w.writeVarint(id); w.writeUInt8(role.rawValue); w.writeVarint(term)
         w.writeVarint(leaderID); w.writeString(leaderName)
         for v in [commitIndex, appliedIndex, logSize, firstIndex, lastIndex] { w.writeVarint(v) }
+        var f = Fields()
+        f.setVarint(Self.sessionCountTag, sessionCount)
+        f.setVarint(Self.sessionCapacityTag, sessionCapacity)
+        f.encode(into: &w)
     }
 
     public static func decode(from r: inout ByteReader, limits: WireLimits = .default) throws(DecodeError) -> StatusInfo {
@@ -54,8 +68,12 @@ public struct StatusInfo: Sendable, Equatable {
         let commit = try r.readVarint(), applied = try r.readVarint(), size = try r.readVarint()
         let first = try r.readVarint(), last = try r.readVarint()
         guard applied <= commit else { throw .invalid(offset: at, reason: "applied index \(applied) above commit index \(commit)") }
-        return StatusInfo(name: name, id: id, role: role, term: term, leaderID: leaderID, leaderName: leaderName,
-                          commitIndex: commit, appliedIndex: applied, logSize: size, firstIndex: first, lastIndex: last)
+        var info = StatusInfo(name: name, id: id, role: role, term: term, leaderID: leaderID, leaderName: leaderName,
+                              commitIndex: commit, appliedIndex: applied, logSize: size, firstIndex: first, lastIndex: last)
+        let fields = try Fields.decodeTrailing(from: &r)
+        info.sessionCount = try fields.varint(sessionCountTag, what: "session count")
+        info.sessionCapacity = try fields.varint(sessionCapacityTag, what: "session capacity")
+        return info
     }
 }
 
@@ -89,13 +107,16 @@ public struct MemberInfo: Sendable, Equatable {
 }
 
 /// The answer to one `ClientCall`, in a `clientReply` frame with the call's request id.
-/// Layout: tag u8 | fields. 1 = kv (KVResult encoding from KV), 2 = status, 3 = members
-/// (count varint, then each member), 4 = error.
+/// Layout: tag u8 | the reply's fields | optional `Fields` block. 1 = kv (KVResult encoding
+/// from KV), 2 = status, 3 = members (count varint, then each member), 4 = error, 5 = hello.
+/// A status reply carries its optional fields inside StatusInfo; other replies define none yet
+/// (a decoder skips whatever block it finds).
 public enum ClientReply: Sendable, Equatable {
     case kv(KVResult)
     case status(StatusInfo)
     case members([MemberInfo])
     case error(ClientError)
+    case hello(HelloReply)
 
     public func encode(into w: inout ByteWriter) {
         switch self {
@@ -105,6 +126,7 @@ public enum ClientReply: Sendable, Equatable {
             w.writeUInt8(3); w.writeVarint(UInt64(list.count))
             for m in list { m.encode(into: &w) }
         case let .error(err): w.writeUInt8(4); err.encode(into: &w)
+        case let .hello(h): w.writeUInt8(5); h.encode(into: &w)
         }
     }
 
@@ -119,6 +141,13 @@ public enum ClientReply: Sendable, Equatable {
     }
 
     public static func decode(from r: inout ByteReader, limits: WireLimits = .default) throws(DecodeError) -> ClientReply {
+        let reply = try decodeFields(from: &r, limits: limits)
+        if case .status = reply { return reply }  // StatusInfo read its own block
+        _ = try Fields.decodeTrailing(from: &r)
+        return reply
+    }
+
+    private static func decodeFields(from r: inout ByteReader, limits: WireLimits) throws(DecodeError) -> ClientReply {
         let at = r.offset
         switch try r.readUInt8() {
         case 1: return .kv(try KVResult.decode(from: &r))
@@ -131,6 +160,7 @@ public enum ClientReply: Sendable, Equatable {
             for _ in 0..<n { list.append(try MemberInfo.decode(from: &r, limits: limits)) }
             return .members(list)
         case 4: return .error(try ClientError.decode(from: &r, limits: limits))
+        case 5: return .hello(try HelloReply.decode(from: &r, limits: limits))
         case let t: throw .unknownTag(offset: at, tag: UInt64(t), what: "client reply")
         }
     }

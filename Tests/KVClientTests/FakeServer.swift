@@ -121,6 +121,8 @@ func storeBehaviour(_ data: Locked<[[UInt8]: [UInt8]]> = Locked([:]), revision: 
                                              commitIndex: 1, appliedIndex: 1, logSize: 1, firstIndex: 1, lastIndex: 1)))
         case .memberList:
             respond.reply(.members([]))
+        case .hello:
+            respond.reply(.error(.badRequest("the fake server does not negotiate")))
         }
     }
 }
