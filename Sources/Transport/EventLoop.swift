@@ -203,6 +203,13 @@ public final class EventLoop: @unchecked Sendable {
         try enqueue(work, bounded: true)
     }
 
+    /// `execute` without the capacity check, for a caller that bounds its own tasks (e.g. at
+    /// most one background snapshot result in flight) and must not lose one to a full queue.
+    /// Throws only `.loopShutdown`.
+    public func executeReserved(_ work: @escaping @Sendable () -> Void) throws(TransportError) {
+        try enqueue(work, bounded: false)
+    }
+
     /// Runs `body` on the loop and waits for its result. Must not be called on the loop thread
     /// (it would deadlock). Handy for setup code and tests.
     public func submitAndWait<T: Sendable>(_ body: @escaping @Sendable () throws -> T) throws -> T {
