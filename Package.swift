@@ -33,13 +33,15 @@ let package = Package(
         .target(name: "Service", dependencies: ["Raft", "KV", "Replica", "Storage", "Wire", "Heap"]),
         // Sockets, epoll event loop, timers.
         .target(name: "Transport", dependencies: ["CEpoll", "Posix", "Heap"]),
-        // Flag parsing and logging for the executables.
+        // Leveled, structured log lines; rate-limited repeats.
+        .target(name: "Logging"),
+        // Flag parsing for the executables.
         .target(name: "CLI"),
         // The kvd runtime: Replica over Transport and the POSIX disk.
-        .target(name: "Server", dependencies: ["Replica", "Service", "Raft", "KV", "Codec", "Transport", "Wire", "Storage", "CLI"]),
+        .target(name: "Server", dependencies: ["Replica", "Service", "Raft", "KV", "Transport", "Wire", "Storage", "CLI", "Logging", "Posix"]),
         .target(name: "KVClient", dependencies: ["Wire", "Transport", "KV"]),
         .executableTarget(name: "kvd", dependencies: ["Server", "CLI", "Transport"]),
-        .executableTarget(name: "kvctl", dependencies: ["KVClient", "CLI"]),
+        .executableTarget(name: "kvctl", dependencies: ["KVClient", "CLI", "Wire"]),
         // Deterministic simulator: network, disk, clock, clients, checkers.
         .target(name: "Simulation", dependencies: ["Raft", "KV", "Replica", "Service", "Wire", "Storage", "Heap"], path: "Simulation",
                 // Speed: the harness is single-threaded per run; dynamic exclusivity checks on its
@@ -63,8 +65,9 @@ let package = Package(
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Replica", "Raft", "KV", "Wire", "Storage"]),
         .testTarget(name: "EndToEndTests", dependencies: ["KVClient", "Wire", "KV", "Codec", "Simulation"]),
         .testTarget(name: "CLITests", dependencies: ["CLI"]),
+        .testTarget(name: "LoggingTests", dependencies: ["Logging"]),
         .testTarget(name: "KVClientTests", dependencies: ["KVClient", "Wire", "Transport", "KV"]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Wire", "Transport", "Raft", "KV", "Storage", "CLI", "Codec"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Wire", "Transport", "Raft", "KV", "Storage", "CLI", "Logging", "Codec", "Posix"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,5 @@
 import Codec
 import Raft
-@testable import Server
 import Wire
 import XCTest
 
@@ -42,5 +41,11 @@ final class FramingTests: XCTestCase {
         XCTAssertEqual(try PeerHandshake.decode(withURL.encoded()), withURL)
         XCTAssertEqual(try PeerHandshake.decode(plain.encoded()), plain)
         XCTAssertEqual(withURL.encoded().prefix(plain.encoded().count), plain.encoded()[...], "a trailing field only")
+    }
+
+    func testPeerFrameAndFramerShareOneEncoding() throws {
+        let messages = Array((0..<3).map { append($0, payload: 10) })
+        XCTAssertEqual(RaftFramer().frames(messages), [PeerFrame.raft(messages).encodedFrame()])
+        XCTAssertEqual(RaftFramer().frames([messages[0]]), [PeerFrame.raft([messages[0]]).encodedFrame()])
     }
 }
