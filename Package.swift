@@ -27,7 +27,7 @@ let package = Package(
         // Frame header and message codecs for peer and client traffic.
         .target(name: "Wire", dependencies: ["Codec", "Raft", "KV"]),
         // One replica's logic minus I/O: drives the core, storage and state machine.
-        .target(name: "Replica", dependencies: ["Raft", "KV", "Storage"]),
+        .target(name: "Replica", dependencies: ["Raft", "KV", "Storage", "Codec"]),
         // Sockets, epoll event loop, timers.
         .target(name: "Transport", dependencies: ["CEpoll", "Posix", "Heap"]),
         // Flag parsing and logging for the executables.
@@ -51,8 +51,8 @@ let package = Package(
 
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
         .testTarget(name: "HeapTests", dependencies: ["Heap"]),
-        .testTarget(name: "CodecTests", dependencies: ["Codec"]),
-        .testTarget(name: "KVTests", dependencies: ["KV"]),
+        .testTarget(name: "CodecTests", dependencies: ["Codec", "Raft"]),
+        .testTarget(name: "KVTests", dependencies: ["KV", "Codec", "Raft"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Codec", "Simulation", "Posix"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Raft", "KV", "Codec"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Posix"]),

@@ -209,6 +209,7 @@ public final class KVServer: @unchecked Sendable {
             var options = Replica.Options()
             options.snapshotEvery = config.snapshotEvery
             options.maxPending = config.maxPendingRequests
+            options.sessionLimits.maxSessions = config.maxSessions
             let storage = InstrumentedStorage(wal, slowMilliseconds: config.slowSyncMilliseconds, log: log)
             replica = try Replica(config: raft, storage: storage, seed: config.seed, options: options)
         } catch let e as ServerError {
@@ -219,6 +220,11 @@ public final class KVServer: @unchecked Sendable {
             throw .notStartable("\(error)")
         }
         replica.onSoftState = { [weak self] s in self?.softStateChanged(s) }
+        replica.onUndecodableEntry = { [log] entry, error in
+            // Every replica skips it alike, so they stay equal; but it means a bug or a foreign
+            // writer, so it is loud. The count is in `kvctl endpoint status -w json`.
+            log.error("committed entry does not decode; skipped", ["index": entry.index, "term": entry.term, "error": error])
+        }
         if let wal = self.wal {
             // Encode and write local snapshots on a background queue, so a large state never
             // stalls heartbeats (a leader that stalls past the election timeout is deposed).
@@ -388,9 +394,9 @@ public final class KVServer: @unchecked Sendable {
 // MARK: - ClientBackend
 
 extension KVServer: ClientBackend {
-    func submit(_ request: ClientRequest, token: UInt64) -> ClientOutcome? {
+    func submit(_ command: LogCommand, token: UInt64) -> ClientOutcome? {
         guard let replica else { return .notLeader(leader: noNode) }
-        return replica.submit(request, token: token)
+        return replica.submit(command, token: token)
     }
 
     func status() -> StatusInfo {
@@ -400,7 +406,9 @@ extension KVServer: ClientBackend {
                           leaderName: node.leader == noNode ? "" : memberName(node.leader),
                           commitIndex: node.log.committed, appliedIndex: min(node.log.applied, node.log.committed),
                           logSize: node.log.lastIndex + 1 - node.log.firstIndex,
-                          firstIndex: node.log.firstIndex, lastIndex: node.log.lastIndex)
+                          firstIndex: node.log.firstIndex, lastIndex: node.log.lastIndex,
+                          sessions: UInt64(replica!.kv.sessionCount), sessionLimit: UInt64(replica!.kv.limits.maxSessions),
+                          undecodableEntries: replica!.undecodableEntries)
     }
 
     func memberList() -> [MemberInfo] {
