@@ -30,13 +30,15 @@ let package = Package(
         .target(name: "Replica", dependencies: ["Raft", "KV", "Storage", "Codec"]),
         // Sockets, epoll event loop, timers.
         .target(name: "Transport", dependencies: ["CEpoll", "Posix", "Heap"]),
-        // Flag parsing and logging for the executables.
+        // Leveled, structured log lines; rate-limited repeats.
+        .target(name: "Logging"),
+        // Flag parsing for the executables.
         .target(name: "CLI"),
         // The kvd runtime: Replica over Transport and the POSIX disk.
-        .target(name: "Server", dependencies: ["Replica", "Raft", "KV", "Codec", "Transport", "Wire", "Storage", "CLI"]),
+        .target(name: "Server", dependencies: ["Replica", "Raft", "KV", "Transport", "Wire", "Storage", "CLI", "Logging", "Posix"]),
         .target(name: "KVClient", dependencies: ["Wire", "Transport", "KV"]),
         .executableTarget(name: "kvd", dependencies: ["Server", "CLI", "Transport"]),
-        .executableTarget(name: "kvctl", dependencies: ["KVClient", "CLI"]),
+        .executableTarget(name: "kvctl", dependencies: ["KVClient", "CLI", "Wire"]),
         // Deterministic simulator: network, disk, clock, clients, checkers.
         .target(name: "Simulation", dependencies: ["Raft", "KV", "Replica", "Storage", "Heap"], path: "Simulation",
                 // Speed: the harness is single-threaded per run; dynamic exclusivity checks on its
@@ -59,8 +61,9 @@ let package = Package(
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "KV", "Replica", "Storage"]),
         .testTarget(name: "EndToEndTests", dependencies: ["KVClient", "Wire", "KV", "Codec", "Simulation"]),
         .testTarget(name: "CLITests", dependencies: ["CLI"]),
+        .testTarget(name: "LoggingTests", dependencies: ["Logging"]),
         .testTarget(name: "KVClientTests", dependencies: ["KVClient", "Wire", "Transport", "KV"]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Wire", "Transport", "Raft", "KV", "Storage", "CLI", "Codec"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Wire", "Transport", "Raft", "KV", "Storage", "CLI", "Logging", "Codec", "Posix"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -183,7 +183,7 @@ public final class SimCluster {
             if options.disk == .wal {
                 // As kvd does on a background thread, the snapshot is written a little later
                 // while the replica keeps going; here "later" is a seeded number of ticks.
-                r.onSnapshotJob = { [unowned self] job in
+                r.snapshotWorker = DelayedSnapshotWorker { [unowned self] job in
                     self.snapshotJobs.append((id, self.now + 1 + self.faultRng.below(5), job))
                 }
             }
@@ -461,4 +461,11 @@ func kindTag(_ k: MessageKind) -> Int {
     case .installSnapshot: return 7
     case .installSnapshotResponse: return 8
     }
+}
+
+/// The simulator's `SnapshotWorker`: queues the job; `runDueSnapshotJobs` writes it later.
+private final class DelayedSnapshotWorker: SnapshotWorker {
+    let enqueue: (SnapshotJob) -> Void
+    init(_ enqueue: @escaping (SnapshotJob) -> Void) { self.enqueue = enqueue }
+    func start(_ job: SnapshotJob) { enqueue(job) }
 }

@@ -25,9 +25,14 @@ public struct SnapshotJob: Sendable {
     public let metadata: SnapshotMetadata
     public let state: KVStateMachine
 
+    /// The snapshot's bytes (the expensive part: run it off the replica's thread).
+    public func encode() -> Snapshot {
+        Snapshot(metadata: metadata, data: state.snapshotBytes())
+    }
+
     /// Encodes the snapshot and writes its file with `store` (durable on return).
     public func run(writingWith store: SnapshotStore) -> Result<Snapshot, StorageError> {
-        let snapshot = Snapshot(metadata: metadata, data: state.snapshotBytes())
+        let snapshot = encode()
         do {
             try store.save(snapshot)
             return .success(snapshot)
@@ -35,6 +40,14 @@ public struct SnapshotJob: Sendable {
             return .failure(error)
         }
     }
+}
+
+/// Makes local snapshots durable off the replica's thread: kvd's background writer, the
+/// simulator's delayed disk. `start` must return at once; when the job is done the host calls
+/// `Replica.completeSnapshot` with its result, on the replica's thread. At most one job is
+/// out at a time.
+public protocol SnapshotWorker: AnyObject {
+    func start(_ job: SnapshotJob)
 }
 
 /// One replica's logic minus I/O: it drives the Raft core, persists through a
@@ -77,7 +90,7 @@ public final class Replica {
     public var onUndecodableEntry: ((Entry, DecodeError) -> Void)?
     /// Runs local snapshots off the replica's thread. Nil: snapshots are encoded and saved
     /// inline (`storage.saveSnapshot`), stalling the replica for as long as that takes.
-    public var onSnapshotJob: ((SnapshotJob) -> Void)?
+    public var snapshotWorker: (any SnapshotWorker)?
     /// A snapshot job is out; no other starts until `completeSnapshot`.
     public private(set) var snapshotInFlight = false
 
@@ -213,9 +226,9 @@ public final class Replica {
         precondition(kv.appliedIndex == applied, "state machine and core disagree on the applied index")
         let job = SnapshotJob(metadata: SnapshotMetadata(index: applied, term: term, config: node.cluster), state: kv)
         bytesSinceSnapshot = 0
-        if let run = onSnapshotJob {
+        if let worker = snapshotWorker {
             snapshotInFlight = true
-            run(job)
+            worker.start(job)
         } else {
             let snap = Snapshot(metadata: job.metadata, data: kv.snapshotBytes())
             try storage.saveSnapshot(snap)
@@ -223,7 +236,7 @@ public final class Replica {
         }
     }
 
-    /// Finishes a job handed to `onSnapshotJob`. A snapshot overtaken meanwhile (one from
+    /// Finishes a job handed to `snapshotWorker`. A snapshot overtaken meanwhile (one from
     /// the leader covered more) is dropped; a failed write is a storage failure.
     public func completeSnapshot(_ result: Result<Snapshot, StorageError>) throws(StorageError) {
         precondition(snapshotInFlight, "no snapshot job is in flight")

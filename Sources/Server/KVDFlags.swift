@@ -1,4 +1,5 @@
 import CLI
+import Logging
 import Glibc
 
 /// kvd's command line (etcd-style names) and its translation into a `ServerConfig`.

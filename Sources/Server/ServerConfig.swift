@@ -1,4 +1,4 @@
-import CLI
+import Logging
 import Raft
 
 /// One member of the static cluster, as listed in `--initial-cluster`.

@@ -1,4 +1,5 @@
 import CLI
+import Logging
 import Raft
 import Server
 import Storage

@@ -1,4 +1,4 @@
-import CLI
+import Logging
 import Foundation
 import Glibc
 import KV
