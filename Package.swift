@@ -27,7 +27,7 @@ let package = Package(
         // Frame header and message codecs for peer and client traffic.
         .target(name: "Wire", dependencies: ["Codec", "Raft", "KV"]),
         // One replica's logic minus I/O: drives the core, storage and state machine.
-        .target(name: "Replica", dependencies: ["Raft", "KV", "Storage"]),
+        .target(name: "Replica", dependencies: ["Raft", "KV", "Storage", "Codec"]),
         // The client-request lifecycle shared by kvd and the simulator: admit, propose,
         // resolve, expire, map to the wire reply. Transport-free.
         .target(name: "Service", dependencies: ["Raft", "KV", "Replica", "Storage", "Wire", "Heap"]),
@@ -56,8 +56,8 @@ let package = Package(
 
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
         .testTarget(name: "HeapTests", dependencies: ["Heap"]),
-        .testTarget(name: "CodecTests", dependencies: ["Codec"]),
-        .testTarget(name: "KVTests", dependencies: ["KV"]),
+        .testTarget(name: "CodecTests", dependencies: ["Codec", "Raft"]),
+        .testTarget(name: "KVTests", dependencies: ["KV", "Codec", "Raft"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Codec", "Simulation", "Posix"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Raft", "KV", "Codec"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Posix"]),

@@ -8,7 +8,7 @@ import Wire
 /// What travels on the simulated network.
 public enum SimPacket {
     case raft(Message)
-    case request(ClientRequest, token: UInt64)
+    case request(LogCommand, token: UInt64)
     /// What kvd would put on the wire: the service's `reply(for:)` of the outcome.
     case reply(token: UInt64, reply: ClientReply)
 }
@@ -82,6 +82,8 @@ public final class SimCluster {
         public var crashAfterVoteRate = 0.0
         /// WAL segment size on the simulated disk (small, so rollover and deletion happen).
         public var walSegmentBytes = 16 * 1024
+        /// Size of every replica's client-session table (small: evictions under churn).
+        public var sessionLimits = SessionLimits()
         public init() {}
     }
 
@@ -165,6 +167,7 @@ public final class SimCluster {
         ro.snapshotEvery = options.snapshotEvery
         ro.snapshotBytes = options.snapshotBytes
         ro.retainedTail = options.retainedTail
+        ro.sessionLimits = options.sessionLimits
         let r: Replica
         do {
             let storage: RaftStorage
@@ -192,6 +195,10 @@ public final class SimCluster {
         } catch {
             invariants.fail("node \(id) failed to restart from its disk: \(error)")
             return
+        }
+        r.onUndecodableEntry = { [unowned self] e, error in
+            // Every payload in a simulated log was encoded by LogCommand: a failure is a bug.
+            preconditionFailure("seed \(self.seed): node \(id) committed entry \(e.index) does not decode: \(error)")
         }
         r.onApply = { [unowned self] e in
             self.invariants.observeApply(node: id, entry: e)
@@ -283,19 +290,28 @@ public final class SimCluster {
 
     /// Sends a client request from `client` (an endpoint >= clientBase) to `node`.
     public func sendRequest(from client: UInt64, to node: NodeID, _ req: ClientRequest) -> UInt64 {
+        sendRequest(from: client, to: node, .request(req))
+    }
+
+    public func sendRequest(from client: UInt64, to node: NodeID, _ command: LogCommand) -> UInt64 {
         let token = nextToken
         nextToken += 1
-        network.send(from: client, to: node, .request(req, token: token), now: now, rng: &netRng)
+        network.send(from: client, to: node, .request(command, token: token), now: now, rng: &netRng)
         return token
     }
 
     /// Proposes directly on `node` (bypassing the network); the outcome lands in `directReplies`.
     @discardableResult
     public func propose(on node: NodeID, _ req: ClientRequest) -> (token: UInt64, refused: ClientOutcome?) {
+        propose(on: node, .request(req))
+    }
+
+    @discardableResult
+    public func propose(on node: NodeID, _ command: LogCommand) -> (token: UInt64, refused: ClientOutcome?) {
         let token = nextToken
         nextToken += 1
         guard let s = service(node) else { return (token, .notLeader(leader: noNode)) }
-        let refused = s.submit(req, from: RequestOrigin(caller: directCaller, requestID: token), now: now)
+        let refused = s.submit(command, from: RequestOrigin(caller: directCaller, requestID: token), now: now)
         if let refused { directReplies[token] = refused }
         return (token, refused)
     }
@@ -375,7 +391,7 @@ public final class SimCluster {
             // The simulated network may duplicate a packet; a client connection never does, so a
             // copy of a request still in flight is dropped rather than refused.
             guard let s = service(to), !s.isInFlight(origin) else { return }
-            record(TraceEvent(tick: now, kind: .request, a: from, b: to, c: req.sequence))
+            record(TraceEvent(tick: now, kind: .request, a: from, b: to, c: req.request?.sequence ?? 0))
             if let refused = s.submit(req, from: origin, now: now) {
                 network.send(from: to, to: from, .reply(token: token, reply: s.reply(for: refused)), now: now, rng: &netRng)
             }

@@ -1,3 +1,4 @@
+import Codec
 import KV
 import Raft
 import Storage
@@ -61,7 +62,8 @@ public final class Replica {
         public var snapshotBytes: Int = 64 << 20
         /// Entries kept after a snapshot for followers that lag a little.
         public var retainedTail: UInt64 = 1_000
-        public var kvLimits = KVStateMachine.Limits()
+        /// Size of the client-session table (docs/protocol.md, "Sessions").
+        public var sessionLimits = SessionLimits()
         public init() {}
     }
 
@@ -75,6 +77,13 @@ public final class Replica {
     public var onApply: ((Entry) -> Void)?
     /// Role, term and leader changes, for logs.
     public var onSoftState: ((SoftState) -> Void)?
+    /// A committed normal entry whose payload did not decode: it is skipped (applied as a
+    /// no-op on every replica alike, so the replicas stay equal), counted here and reported
+    /// through `onUndecodableEntry`. Only a bug or a foreign writer can cause it, because
+    /// every payload was encoded by `LogCommand.encode`: the simulator traps on it, kvd logs
+    /// an error and shows the count in status.
+    public private(set) var undecodableEntries: UInt64 = 0
+    public var onUndecodableEntry: ((Entry, DecodeError) -> Void)?
     /// Runs local snapshots off the replica's thread. Nil: snapshots are encoded and saved
     /// inline (`storage.saveSnapshot`), stalling the replica for as long as that takes.
     public var snapshotWorker: (any SnapshotWorker)?
@@ -88,12 +97,12 @@ public final class Replica {
         self.options = options
         if let snap = state.snapshot {
             do {
-                kv = try KVStateMachine(snapshot: snap.data, limits: options.kvLimits)
+                kv = try KVStateMachine(snapshot: snap.data, limits: options.sessionLimits)
             } catch {
                 throw StorageError.corrupt(path: "snapshot@\(snap.metadata.index)", offset: 0, reason: "\(error)")
             }
         } else {
-            kv = KVStateMachine(limits: options.kvLimits)
+            kv = KVStateMachine(limits: options.sessionLimits)
         }
         node = RaftNode(config: config, state: state, seed: seed,
                         snapshotValidator: { KVStateMachine.snapshotChecksumValid($0) })
@@ -105,11 +114,12 @@ public final class Replica {
 
     public func receive(_ m: Message) { node.step(m) }
 
-    /// Proposes a client request on the leader. Returns where it went: the request applies
-    /// exactly when `process` reports `.applied` at this index with this term. Who asked, and
-    /// when to give up, is the client-request service's business, not the replica's.
-    public func propose(_ request: ClientRequest) throws(ProposeError) -> (index: LogIndex, term: Term) {
-        let index = try node.propose(request.encoded())
+    /// Proposes a log command (a session registration or a client request) on the leader:
+    /// encoded here once, decoded once by every replica when it applies. Returns where it
+    /// went: it applies exactly when `process` reports `.applied` at this index with this
+    /// term. Who asked, and when to give up, is the client-request service's business.
+    public func propose(_ command: LogCommand) throws(ProposeError) -> (index: LogIndex, term: Term) {
+        let index = try node.propose(command.encoded())
         return (index, node.term)
     }
 
@@ -144,7 +154,7 @@ public final class Replica {
 
     private func restore(_ snap: Snapshot, events: (ReplicaEvent) -> Void) {
         // The core verified the checksum before handing the snapshot out.
-        guard let restored = try? KVStateMachine(snapshot: snap.data, limits: options.kvLimits) else {
+        guard let restored = try? KVStateMachine(snapshot: snap.data, limits: options.sessionLimits) else {
             preconditionFailure("snapshot passed its checksum but does not decode")
         }
         kv = restored
@@ -154,8 +164,14 @@ public final class Replica {
     private func apply(_ e: Entry, events: (ReplicaEvent) -> Void) {
         bytesSinceSnapshot += e.data.count
         var result: KVResult?
-        if e.kind == .normal, let req = try? ClientRequest.decode(e.data) {
-            result = kv.apply(req, at: e.index)
+        if e.kind == .normal {
+            do {
+                result = kv.apply(try LogCommand.decode(e.data), at: e.index)
+            } catch {
+                kv.markApplied(e.index)
+                undecodableEntries += 1
+                onUndecodableEntry?(e, error)
+            }
         } else {
             kv.markApplied(e.index)
         }

@@ -159,15 +159,22 @@ final class ClientGateway {
         case .memberList:
             send(.members(backend.memberList()), to: client, requestID: rid)
         case let .kv(request):
-            guard let service else { return send(.error(.unavailable("starting up")), to: client, requestID: rid) }
-            let now = MonotonicClock.nanoseconds()
-            let origin = RequestOrigin(caller: client.id, requestID: rid)
-            if let refused = service.submit(request, from: origin, now: now, timeout: callerBudget(options, client)) {
-                return send(service.reply(for: refused), to: client, requestID: rid)
-            }
-            armExpiry()
-            backend.requestProcess()
+            propose(.request(request), options, from: client, requestID: rid, backend: backend)
+        case .register:
+            propose(.register, options, from: client, requestID: rid, backend: backend)
         }
+    }
+
+    private func propose(_ command: LogCommand, _ options: CallOptions, from client: ClientConnection, requestID rid: UInt64,
+                         backend: ClientBackend) {
+        guard let service else { return send(.error(.unavailable("starting up")), to: client, requestID: rid) }
+        let origin = RequestOrigin(caller: client.id, requestID: rid)
+        if let refused = service.submit(command, from: origin, now: MonotonicClock.nanoseconds(),
+                                        timeout: callerBudget(options, client)) {
+            return send(service.reply(for: refused), to: client, requestID: rid)
+        }
+        armExpiry()
+        backend.requestProcess()
     }
 
     private func helloReply(_ hello: ClientHello, for client: ClientConnection, backend: ClientBackend) -> ClientReply {
@@ -178,7 +185,7 @@ final class ClientGateway {
         client.features = hello.features.intersection(.supported)
         log.debug("client hello", ["conn": client.id, "client": hello.clientName, "features": client.features.rawValue])
         return .hello(HelloReply(version: version, features: client.features, nodeID: backend.selfID, nodeName: backend.selfName,
-                                 maxKeyBytes: UInt64(KVLimits.maxKeyBytes), maxValueBytes: UInt64(KVLimits.maxValueBytes),
+                                 maxKeyBytes: UInt64(KVCommandLimits.maxKeyBytes), maxValueBytes: UInt64(KVCommandLimits.maxValueBytes),
                                  maxCallBytes: UInt64(limits.maxRequestBytes), maxFrameBytes: UInt64(frameLimit),
                                  maxInflight: UInt64(limits.maxInflightPerConnection),
                                  requestTimeoutMilliseconds: UInt64(limits.requestTimeoutMilliseconds)))

@@ -237,6 +237,7 @@ public final class KVServer: @unchecked Sendable {
             if let problem = raft.validate() { throw ServerError.config("raft configuration: \(problem)") }
             var options = Replica.Options()
             options.snapshotEvery = config.snapshotEvery
+            options.sessionLimits.maxSessions = config.maxSessions
             let storage = InstrumentedStorage(wal, slowMilliseconds: config.slowSyncMilliseconds, log: log)
             replica = try Replica(config: raft, storage: storage, seed: config.seed, options: options)
         } catch let e as ServerError {
@@ -247,6 +248,11 @@ public final class KVServer: @unchecked Sendable {
             throw .notStartable("\(error)")
         }
         replica.onSoftState = { [weak self] s in self?.softStateChanged(s) }
+        replica.onUndecodableEntry = { [log] entry, error in
+            // Every replica skips it alike, so they stay equal; but it means a bug or a foreign
+            // writer, so it is loud. The count is in `kvctl endpoint status -w json`.
+            log.error("committed entry does not decode; skipped", ["index": entry.index, "term": entry.term, "error": error])
+        }
         self.replica = replica
         return replica
     }
@@ -421,8 +427,8 @@ extension KVServer: ClientBackend, ClusterView {
                           commitIndex: node.log.committed, appliedIndex: min(node.log.applied, node.log.committed),
                           logSize: node.log.lastIndex + 1 - node.log.firstIndex,
                           firstIndex: node.log.firstIndex, lastIndex: node.log.lastIndex,
-                          sessionCount: UInt64(replica!.kv.sessionCount),
-                          sessionCapacity: UInt64(replica!.kv.limits.maxSessions))
+                          sessions: UInt64(replica!.kv.sessionCount), sessionLimit: UInt64(replica!.kv.limits.maxSessions),
+                          undecodableEntries: replica!.undecodableEntries)
     }
 
     func memberList() -> [MemberInfo] {

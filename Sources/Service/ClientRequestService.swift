@@ -45,18 +45,24 @@ public final class ClientRequestService {
 
     // MARK: Admit and propose
 
-    /// Admits and proposes `request`. Returns the outcome when it is decided at once (refused,
+    /// A client request (the common case).
+    public func submit(_ request: ClientRequest, from origin: RequestOrigin, now: UInt64,
+                       timeout: UInt64? = nil) -> ClientOutcome? {
+        submit(.request(request), from: origin, now: now, timeout: timeout)
+    }
+
+    /// Admits and proposes `command` (a client request or a session registration). Returns the outcome when it is decided at once (refused,
     /// nothing happened); nil when it was proposed, and the outcome comes through
     /// `process`'s or `expire`'s `deliver` later.
     /// `timeout` is the caller's own deadline, relative to `now` (nil: the server's alone).
-    public func submit(_ request: ClientRequest, from origin: RequestOrigin, now: UInt64,
+    public func submit(_ command: LogCommand, from origin: RequestOrigin, now: UInt64,
                        timeout: UInt64? = nil) -> ClientOutcome? {
-        if let refusal = admissionRefusal(request, from: origin) { return refusal }
+        if let refusal = admissionRefusal(command, from: origin) { return refusal }
         let deadline = self.deadline(now: now, timeout: timeout)
         guard deadline > now else { return .timedOut }  // already past: drop the work, nothing happened
         let placed: (index: LogIndex, term: Term)
         do {
-            placed = try replica.propose(request)
+            placed = try replica.propose(command)
         } catch {
             switch error {
             case let .notLeader(leader): return .notLeader(leader: leader)
@@ -72,11 +78,11 @@ public final class ClientRequestService {
     }
 
     /// The protocol rules a request must pass before it may cost a log entry.
-    private func admissionRefusal(_ request: ClientRequest, from origin: RequestOrigin) -> ClientOutcome? {
+    private func admissionRefusal(_ command: LogCommand, from origin: RequestOrigin) -> ClientOutcome? {
         if pending.contains(origin) {
             return .badRequest("request id \(origin.requestID) is already in flight on this connection")
         }
-        if request.command.key.isEmpty { return .badRequest("key must not be empty") }
+        if case let .request(request) = command, request.command.key.isEmpty { return .badRequest("key must not be empty") }
         if pending.count >= limits.maxPending || pending.inFlight(origin.caller) >= limits.maxInflightPerCaller {
             return .busy
         }

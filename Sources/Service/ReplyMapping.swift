@@ -10,6 +10,7 @@ extension ClientRequestService {
     /// possibly elsewhere), never a `notLeader` without an address.
     public func reply(for outcome: ClientOutcome) -> ClientReply {
         switch outcome {
+        case let .result(.refused(why)): return .error(.badRequest(why.description))
         case let .result(r): return .kv(r)
         case let .notLeader(leader): return .error(redirect(to: leader))
         case .busy: return .error(.busy)

@@ -4,11 +4,13 @@ import KV
 /// A request on the client port. Sent in a `clientCall` frame whose request id the reply
 /// echoes; a client may have many calls in flight and replies may come in any order.
 /// Layout: tag u8 | the call's fields | optional `Fields` block (CallOptions).
-/// 1 = kv (ClientRequest), 2 = status, 3 = member list, 4 = hello.
+/// 1 = kv (ClientRequest), 2 = status, 3 = member list, 4 = register a session (no fields;
+/// answered `.kv(.registered(clientID:))`), 5 = hello.
 public enum ClientCall: Sendable, Equatable {
     case kv(ClientRequest)
     case status
     case memberList
+    case register
     /// Negotiates the protocol version and features; answered by any member.
     case hello(ClientHello)
 
@@ -17,7 +19,8 @@ public enum ClientCall: Sendable, Equatable {
         case let .kv(req): w.writeUInt8(1); req.encode(into: &w)
         case .status: w.writeUInt8(2)
         case .memberList: w.writeUInt8(3)
-        case let .hello(h): w.writeUInt8(4); h.encode(into: &w)
+        case .register: w.writeUInt8(4)
+        case let .hello(h): w.writeUInt8(5); h.encode(into: &w)
         }
         options.fields.encode(into: &w)
     }
@@ -44,7 +47,8 @@ public enum ClientCall: Sendable, Equatable {
         case 1: call = .kv(try ClientRequest.decode(from: &r))
         case 2: call = .status
         case 3: call = .memberList
-        case 4: call = .hello(try ClientHello.decode(from: &r))
+        case 4: call = .register
+        case 5: call = .hello(try ClientHello.decode(from: &r))
         case let t: throw .unknownTag(offset: at, tag: UInt64(t), what: "client call")
         }
         let options = try CallOptions(fields: Fields.decodeTrailing(from: &r))

@@ -91,8 +91,8 @@ extension WireError {
         case let .frameTooLarge(_, limit, _): return .tooLarge(limit: "frame", bytes: UInt64(limit))
         case let .malformedBody(_, _, .lengthTooLarge(_, length, limit)):
             // The KV decoder reports an over-long key or value as a bare length; the two
-            // limits differ (KVLimits), so the limit names the field.
-            let field = limit == KVLimits.maxKeyBytes ? "key" : limit == KVLimits.maxValueBytes ? "value" : "field"
+            // limits differ (KVCommandLimits), so the limit names the field.
+            let field = limit == KVCommandLimits.maxKeyBytes ? "key" : limit == KVCommandLimits.maxValueBytes ? "value" : "field"
             _ = length
             return .tooLarge(limit: field, bytes: UInt64(limit))
         default:

@@ -18,19 +18,15 @@ public struct StatusInfo: Sendable, Equatable {
     public var logSize: UInt64
     public var firstIndex: UInt64
     public var lastIndex: UInt64
-    /// Optional field 1: client sessions the state machine holds now.
-    public var sessionCount: UInt64?
-    /// Optional field 2: the most sessions it holds before evicting the least recently used.
-    public var sessionCapacity: UInt64?
-
-    static let sessionCountTag: UInt64 = 1
-    static let sessionCapacityTag: UInt64 = 2
+    /// Registered client sessions in this node's state machine, and the table's size limit.
+    public var sessions: UInt64
+    public var sessionLimit: UInt64
+    /// Committed entries that failed to decode and were skipped (should stay 0).
+    public var undecodableEntries: UInt64
 
     public init(name: String, id: UInt64, role: Role, term: UInt64, leaderID: UInt64, leaderName: String,
                 commitIndex: UInt64, appliedIndex: UInt64, logSize: UInt64, firstIndex: UInt64, lastIndex: UInt64,
-                sessionCount: UInt64? = nil, sessionCapacity: UInt64? = nil) {
-        self.sessionCount = sessionCount
-        self.sessionCapacity = sessionCapacity
+                sessions: UInt64 = 0, sessionLimit: UInt64 = 0, undecodableEntries: UInt64 = 0) {
         self.name = name
         self.id = id
         self.role = role
@@ -42,17 +38,19 @@ public struct StatusInfo: Sendable, Equatable {
         self.logSize = logSize
         self.firstIndex = firstIndex
         self.lastIndex = lastIndex
+        self.sessions = sessions
+        self.sessionLimit = sessionLimit
+        self.undecodableEntries = undecodableEntries
     }
 
     /// name str | id varint | role u8 | term | leaderID | leaderName str | commit | applied | logSize | first | last
+    /// | sessions | sessionLimit | undecodableEntries
     public func encode(into w: inout ByteWriter) {
         w.writeString(name); w.writeVarint(id); w.writeUInt8(role.rawValue); w.writeVarint(term)
         w.writeVarint(leaderID); w.writeString(leaderName)
-        for v in [commitIndex, appliedIndex, logSize, firstIndex, lastIndex] { w.writeVarint(v) }
-        var f = Fields()
-        f.setVarint(Self.sessionCountTag, sessionCount)
-        f.setVarint(Self.sessionCapacityTag, sessionCapacity)
-        f.encode(into: &w)
+        for v in [commitIndex, appliedIndex, logSize, firstIndex, lastIndex, sessions, sessionLimit, undecodableEntries] {
+            w.writeVarint(v)
+        }
     }
 
     public static func decode(from r: inout ByteReader, limits: WireLimits = .default) throws(DecodeError) -> StatusInfo {
@@ -68,12 +66,10 @@ public struct StatusInfo: Sendable, Equatable {
         let commit = try r.readVarint(), applied = try r.readVarint(), size = try r.readVarint()
         let first = try r.readVarint(), last = try r.readVarint()
         guard applied <= commit else { throw .invalid(offset: at, reason: "applied index \(applied) above commit index \(commit)") }
-        var info = StatusInfo(name: name, id: id, role: role, term: term, leaderID: leaderID, leaderName: leaderName,
-                              commitIndex: commit, appliedIndex: applied, logSize: size, firstIndex: first, lastIndex: last)
-        let fields = try Fields.decodeTrailing(from: &r)
-        info.sessionCount = try fields.varint(sessionCountTag, what: "session count")
-        info.sessionCapacity = try fields.varint(sessionCapacityTag, what: "session capacity")
-        return info
+        let sessions = try r.readVarint(), sessionLimit = try r.readVarint(), undecodable = try r.readVarint()
+        return StatusInfo(name: name, id: id, role: role, term: term, leaderID: leaderID, leaderName: leaderName,
+                          commitIndex: commit, appliedIndex: applied, logSize: size, firstIndex: first, lastIndex: last,
+                          sessions: sessions, sessionLimit: sessionLimit, undecodableEntries: undecodable)
     }
 }
 
@@ -109,8 +105,7 @@ public struct MemberInfo: Sendable, Equatable {
 /// The answer to one `ClientCall`, in a `clientReply` frame with the call's request id.
 /// Layout: tag u8 | the reply's fields | optional `Fields` block. 1 = kv (KVResult encoding
 /// from KV), 2 = status, 3 = members (count varint, then each member), 4 = error, 5 = hello.
-/// A status reply carries its optional fields inside StatusInfo; other replies define none yet
-/// (a decoder skips whatever block it finds).
+/// No reply defines optional fields yet; a decoder skips whatever block it finds.
 public enum ClientReply: Sendable, Equatable {
     case kv(KVResult)
     case status(StatusInfo)
@@ -142,8 +137,7 @@ public enum ClientReply: Sendable, Equatable {
 
     public static func decode(from r: inout ByteReader, limits: WireLimits = .default) throws(DecodeError) -> ClientReply {
         let reply = try decodeFields(from: &r, limits: limits)
-        if case .status = reply { return reply }  // StatusInfo read its own block
-        _ = try Fields.decodeTrailing(from: &r)
+        _ = try Fields.decodeTrailing(from: &r)  // none defined for replies yet: skip them all
         return reply
     }
 

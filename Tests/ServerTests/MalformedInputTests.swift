@@ -93,6 +93,7 @@ final class MalformedInputTests: XCTestCase {
         // Everyone else is still served, and the cluster still replicates.
         let good = try RawClient(address)
         defer { good.close() }
+        session = try Session(registeringWith: good)
         guard case .kv(.stored) = try good.call(session.next(.put(key: bytes("a"), value: bytes("b"))), id: 1) else { return XCTFail("put after garbage failed") }
         XCTAssertEqual(try good.call(session.next(.get(key: bytes("a"))), id: 2), .kv(.value(bytes("b"))))
         XCTAssertEqual(cluster.waitForLeader(timeout: 5), leader, "leadership should be undisturbed")

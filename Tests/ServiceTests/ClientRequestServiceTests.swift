@@ -43,6 +43,15 @@ final class ClientRequestServiceTests: XCTestCase {
                       command: .put(key: Array(key.utf8), value: Array("v\(seq)".utf8)))
     }
 
+    /// Registers a session through the log, as a client must before its requests apply.
+    private func register(_ s: ClientRequestService) throws -> UInt64 {
+        let origin = RequestOrigin(caller: 99, requestID: 1)
+        XCTAssertNil(s.submit(.register, from: origin, now: 0))
+        guard case .result(.registered(let id))? = try drive(s)[origin] else { XCTFail("not registered"); return 0 }
+        XCTAssertEqual(s.reply(for: .result(.registered(clientID: id))), .kv(.registered(clientID: id)))
+        return id
+    }
+
     private func drive(_ s: ClientRequestService) throws -> [RequestOrigin: ClientOutcome] {
         var out: [RequestOrigin: ClientOutcome] = [:]
         try s.process(send: { _ in }, deliver: { o, r in
@@ -54,8 +63,9 @@ final class ClientRequestServiceTests: XCTestCase {
 
     func testAppliedRequestIsAnsweredWithItsResult() throws {
         let s = try leaderService()
+        let id = try register(s)
         let origin = RequestOrigin(caller: 1, requestID: 10)
-        XCTAssertNil(s.submit(put(1), from: origin, now: 0))
+        XCTAssertNil(s.submit(put(1, client: id), from: origin, now: 0))
         XCTAssertEqual(s.pendingCount, 1)
         let answers = try drive(s)
         guard case .result(.stored(let rev))? = answers[origin] else { return XCTFail("\(answers)") }
@@ -158,9 +168,9 @@ final class ClientRequestServiceTests: XCTestCase {
 
     func testProposalLimitFitsTheLargestValidRequest() throws {
         let s = try leaderService()
-        let biggest = ClientRequest(clientID: .max, sequence: .max, firstUnacknowledged: .max,
-                                    command: .put(key: [UInt8](repeating: 1, count: KVLimits.maxKeyBytes),
-                                                  value: [UInt8](repeating: 2, count: KVLimits.maxValueBytes)))
+        let biggest = ClientRequest(clientID: try register(s), sequence: .max, firstUnacknowledged: .max,
+                                    command: .put(key: [UInt8](repeating: 1, count: KVCommandLimits.maxKeyBytes),
+                                                  value: [UInt8](repeating: 2, count: KVCommandLimits.maxValueBytes)))
         XCTAssertNil(s.submit(biggest, from: RequestOrigin(caller: 1, requestID: 1), now: 0),
                      "a 64 KiB key and a 1 MiB value are within the documented limits")
         guard case .result(.stored)? = try drive(s)[RequestOrigin(caller: 1, requestID: 1)] else { return XCTFail() }

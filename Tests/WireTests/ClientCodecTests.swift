@@ -39,6 +39,7 @@ final class ClientCodecTests: XCTestCase {
             case .memberList: .members([])
             case .hello: .hello(Samples.hello)
             case let .kv(req): .kv(.stored(revision: req.sequence))
+            case .register: .kv(.registered(clientID: 5))
             }
             replies += reply.encodedFrame(requestID: f.requestID)
         }
