@@ -21,6 +21,8 @@ public enum KVDFlags {
         p.int("heartbeat-ticks", default: 1, range: 1...100_000, help: "leader heartbeat interval in ticks (below --election-ticks)")
         p.int("snapshot-count", default: 10_000, range: 0...Int(Int32.max), help: "applied entries between snapshots (0: never)")
         p.int("max-request-bytes", default: 1_572_864, range: 64...(64 << 20), help: "largest client request body accepted")
+        p.int("max-sessions", default: 10_000, range: 1...10_000_000,
+              help: "client sessions the state machine remembers; the least recently used are evicted (same on every member)")
         p.duration("request-timeout", default: .seconds(5), help: "answer 'timeout' to requests not applied within this")
         p.int("max-client-connections", default: 4_096, range: 1...1_000_000,
               help: "client connections at once (lowered to fit the file descriptor limit)")
@@ -60,6 +62,7 @@ public enum KVDFlags {
         config.heartbeatTicks = flags.int("heartbeat-ticks")!
         config.snapshotEvery = UInt64(flags.int("snapshot-count")!)
         config.maxRequestBytes = flags.int("max-request-bytes")!
+        config.maxSessions = flags.int("max-sessions")!
         config.requestTimeoutMilliseconds = timeoutMs
         config.maxClientConnections = flags.int("max-client-connections")!
         config.maxClientConnectionsPerAddress = flags.int("max-client-connections-per-address")!

@@ -46,7 +46,7 @@ final class ConnectionLimitTests: XCTestCase {
         // A real client on another address is served at once, while the flood holds its slots.
         let good = try RawClient(cluster.clientAddress(0))
         defer { good.close() }
-        var session = Session()
+        var session = try Session(registeringWith: good)
         guard case .kv(.stored) = try good.call(session.next(.put(key: bytes("k"), value: bytes("v"))), id: 1) else {
             return XCTFail("a client on another address must not be locked out")
         }
