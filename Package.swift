@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Codec", "Simulation", "Posix"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Raft", "KV", "Codec"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Posix"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "KV", "Replica", "Storage"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "KV", "Replica", "Storage", "Wire"]),
         .testTarget(name: "EndToEndTests", dependencies: ["KVClient", "Wire", "KV", "Codec", "Simulation"]),
         .testTarget(name: "CLITests", dependencies: ["CLI"]),
         .testTarget(name: "KVClientTests", dependencies: ["KVClient", "Wire", "Transport", "KV"]),

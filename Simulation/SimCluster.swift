@@ -116,6 +116,8 @@ public final class SimCluster {
         return d
     }
     public private(set) var restarts = 0
+    /// Called for every Raft message a node sends (tests count traffic with it).
+    public var onSend: ((NodeID, Message) -> Void)?
     /// Client replies delivered, by token.
     public var clientInbox: [UInt64: [(token: UInt64, outcome: ClientOutcome)]] = [:]
     private var tokenOwner: [UInt64: UInt64] = [:]
@@ -382,6 +384,7 @@ public final class SimCluster {
                 if case .requestVoteResponse(true) = m.kind { grantedVote = true }
                 sentCounts[kindTag(m.kind)] += 1
                 if case .appendEntriesResponse(false, _, _, _) = m.kind { sentCounts[9] += 1 }
+                onSend?(id, m)
                 network.send(from: id, to: m.to, .raft(m), now: now, rng: &netRng)
             }, reply: { token, outcome in
                 if let client = tokenOwner.removeValue(forKey: token) {
