@@ -2,15 +2,15 @@ import KV
 import Raft
 import Replica
 
-/// Simulated clients: each issues one operation at a time to the node it believes leads,
+/// Simulated clients: each registers a session, then issues one operation at a time to the node it believes leads,
 /// follows not-leader hints, and on timeout retries elsewhere with the same (client id,
 /// sequence) so the session layer applies it at most once. Every operation is recorded
 /// for the linearizability check.
 public struct SimClients {
     struct Outstanding {
-        var kind: KVOperationKind
-        var request: ClientRequest
-        var historyID: Int
+        /// A session registration, or a request recorded in the history as `historyID`.
+        var request: LogCommand
+        var historyID: Int?
         var token: UInt64
         var sentAt: UInt64
         var attempts: Int
@@ -18,7 +18,8 @@ public struct SimClients {
 
     struct Client {
         var endpoint: UInt64
-        var clientID: UInt64
+        /// The registered session; nil until the registration is answered or after it expired.
+        var clientID: UInt64?
         var sequence: UInt64 = 0
         var target: NodeID
         var op: Outstanding?
@@ -36,6 +37,8 @@ public struct SimClients {
     public var issuing = true
     public private(set) var completedOps = 0
     public private(set) var retries = 0
+    /// Requests answered `sessionExpired` (their session was evicted).
+    public private(set) var expirations = 0
     /// Set when a reply contradicts the client protocol (e.g. a session expired unasked).
     public private(set) var violation: String?
 
@@ -44,7 +47,7 @@ public struct SimClients {
         self.keys = (0..<keys).map { Array("k\($0)".utf8) }
         self.timeoutTicks = timeoutTicks
         clients = (0..<count).map { i in
-            Client(endpoint: clientBase + UInt64(i), clientID: rng.next() | 1, target: nodes[Int(rng.below(UInt64(nodes.count)))])
+            Client(endpoint: clientBase + UInt64(i), target: nodes[Int(rng.below(UInt64(nodes.count)))])
         }
         self.rng = rng
     }
@@ -69,6 +72,10 @@ public struct SimClients {
     }
 
     private mutating func issue(_ i: Int, _ cluster: SimCluster) {
+        guard let clientID = clients[i].clientID else {
+            clients[i].op = Outstanding(request: .register, historyID: nil, token: 0, sentAt: cluster.now, attempts: 0)
+            return resend(i, cluster)
+        }
         clients[i].sequence += 1
         let seq = clients[i].sequence
         let key = keys[Int(rng.below(UInt64(keys.count)))]
@@ -84,9 +91,9 @@ public struct SimClients {
             kind = .delete(key: key); command = .delete(key: key)
         }
         // One operation at a time: everything below this sequence has been answered.
-        let req = ClientRequest(clientID: clients[i].clientID, sequence: seq, firstUnacknowledged: seq, command: command)
-        let hid = history.invoke(client: clients[i].clientID, kind: kind, at: cluster.now)
-        clients[i].op = Outstanding(kind: kind, request: req, historyID: hid, token: 0, sentAt: cluster.now, attempts: 0)
+        let req = ClientRequest(clientID: clientID, sequence: seq, firstUnacknowledged: seq, command: command)
+        let hid = history.invoke(client: clientID, kind: kind, at: cluster.now)
+        clients[i].op = Outstanding(request: .request(req), historyID: hid, token: 0, sentAt: cluster.now, attempts: 0)
         resend(i, cluster)
     }
 
@@ -107,11 +114,27 @@ public struct SimClients {
             case .stored: o = .ok
             case let .value(v): o = .value(v)
             case let .deleted(n): o = .deleted(n)
+            case let .registered(id):
+                clients[i].clientID = id
+                clients[i].sequence = 0
+                clients[i].op = nil
+                return
             case .sessionExpired:
-                violation = "client \(clients[i].clientID) seq \(op.request.sequence): session expired although it was never acknowledged"
+                // Evicted: the outcome is unknown; start a new session.
+                if let hid = op.historyID { history.giveUp(id: hid) }
+                clients[i].clientID = nil
+                clients[i].op = nil
+                expirations += 1
+                return
+            case let .refused(why):
+                violation = "client \(clients[i].clientID ?? 0): request refused by the session rules: \(why)"
                 return
             }
-            history.complete(id: op.historyID, outcome: o, at: cluster.now)
+            guard let hid = op.historyID else {
+                violation = "client \(clients[i].clientID ?? 0): registration answered with \(r)"
+                return
+            }
+            history.complete(id: hid, outcome: o, at: cluster.now)
             clients[i].op = nil
             clients[i].completed += 1
             completedOps += 1
@@ -130,7 +153,7 @@ public struct SimClients {
     /// Ends the run: operations still outstanding have an unknown outcome.
     public mutating func giveUpOutstanding() {
         for i in clients.indices {
-            if let op = clients[i].op { history.giveUp(id: op.historyID) }
+            if let hid = clients[i].op?.historyID { history.giveUp(id: hid) }
             clients[i].op = nil
         }
     }

@@ -6,7 +6,7 @@ import Storage
 /// What travels on the simulated network.
 public enum SimPacket {
     case raft(Message)
-    case request(ClientRequest, token: UInt64)
+    case request(LogCommand, token: UInt64)
     case reply(token: UInt64, outcome: ClientOutcome)
 }
 
@@ -79,6 +79,8 @@ public final class SimCluster {
         public var crashAfterVoteRate = 0.0
         /// WAL segment size on the simulated disk (small, so rollover and deletion happen).
         public var walSegmentBytes = 16 * 1024
+        /// Size of every replica's client-session table (small: evictions under churn).
+        public var sessionLimits = SessionLimits()
         public init() {}
     }
 
@@ -162,6 +164,7 @@ public final class SimCluster {
         ro.snapshotEvery = options.snapshotEvery
         ro.snapshotBytes = options.snapshotBytes
         ro.retainedTail = options.retainedTail
+        ro.sessionLimits = options.sessionLimits
         let r: Replica
         do {
             let storage: RaftStorage
@@ -182,13 +185,17 @@ public final class SimCluster {
             if options.disk == .wal {
                 // As kvd does on a background thread, the snapshot is written a little later
                 // while the replica keeps going; here "later" is a seeded number of ticks.
-                r.onSnapshotJob = { [unowned self] job in
+                r.snapshotWorker = DelayedSnapshotWorker { [unowned self] job in
                     self.snapshotJobs.append((id, self.now + 1 + self.faultRng.below(5), job))
                 }
             }
         } catch {
             invariants.fail("node \(id) failed to restart from its disk: \(error)")
             return
+        }
+        r.onUndecodableEntry = { [unowned self] e, error in
+            // Every payload in a simulated log was encoded by LogCommand: a failure is a bug.
+            preconditionFailure("seed \(self.seed): node \(id) committed entry \(e.index) does not decode: \(error)")
         }
         r.onApply = { [unowned self] e in
             self.invariants.observeApply(node: id, entry: e)
@@ -275,20 +282,29 @@ public final class SimCluster {
 
     /// Sends a client request from `client` (an endpoint >= clientBase) to `node`.
     public func sendRequest(from client: UInt64, to node: NodeID, _ req: ClientRequest) -> UInt64 {
+        sendRequest(from: client, to: node, .request(req))
+    }
+
+    public func sendRequest(from client: UInt64, to node: NodeID, _ command: LogCommand) -> UInt64 {
         let token = nextToken
         nextToken += 1
         tokenOwner[token] = client
-        network.send(from: client, to: node, .request(req, token: token), now: now, rng: &netRng)
+        network.send(from: client, to: node, .request(command, token: token), now: now, rng: &netRng)
         return token
     }
 
     /// Proposes directly on `node` (bypassing the network); the outcome lands in `directReplies`.
     @discardableResult
     public func propose(on node: NodeID, _ req: ClientRequest) -> (token: UInt64, refused: ClientOutcome?) {
+        propose(on: node, .request(req))
+    }
+
+    @discardableResult
+    public func propose(on node: NodeID, _ command: LogCommand) -> (token: UInt64, refused: ClientOutcome?) {
         let token = nextToken
         nextToken += 1
         guard let r = replica(node) else { return (token, .notLeader(leader: noNode)) }
-        let refused = r.submit(req, token: token)
+        let refused = r.submit(command, token: token)
         if let refused { directReplies[token] = refused }
         return (token, refused)
     }
@@ -365,7 +381,7 @@ public final class SimCluster {
             r.receive(m)
         case let .request(req, token):
             guard let r = replica(to) else { return }
-            record(TraceEvent(tick: now, kind: .request, a: from, b: to, c: req.sequence))
+            record(TraceEvent(tick: now, kind: .request, a: from, b: to, c: req.request?.sequence ?? 0))
             if let refused = r.submit(req, token: token) {
                 network.send(from: to, to: from, .reply(token: token, outcome: refused), now: now, rng: &netRng)
             }
@@ -448,4 +464,11 @@ func kindTag(_ k: MessageKind) -> Int {
     case .installSnapshot: return 7
     case .installSnapshotResponse: return 8
     }
+}
+
+/// The simulator's `SnapshotWorker`: queues the job; `runDueSnapshotJobs` writes it later.
+private final class DelayedSnapshotWorker: SnapshotWorker {
+    let enqueue: (SnapshotJob) -> Void
+    init(_ enqueue: @escaping (SnapshotJob) -> Void) { self.enqueue = enqueue }
+    func start(_ job: SnapshotJob) { enqueue(job) }
 }

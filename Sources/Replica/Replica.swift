@@ -25,9 +25,14 @@ public struct SnapshotJob: Sendable {
     public let metadata: SnapshotMetadata
     public let state: KVStateMachine
 
+    /// The snapshot's bytes (the expensive part: run it off the replica's thread).
+    public func encode() -> Snapshot {
+        Snapshot(metadata: metadata, data: state.snapshotBytes())
+    }
+
     /// Encodes the snapshot and writes its file with `store` (durable on return).
     public func run(writingWith store: SnapshotStore) -> Result<Snapshot, StorageError> {
-        let snapshot = Snapshot(metadata: metadata, data: state.snapshotBytes())
+        let snapshot = encode()
         do {
             try store.save(snapshot)
             return .success(snapshot)
@@ -35,6 +40,14 @@ public struct SnapshotJob: Sendable {
             return .failure(error)
         }
     }
+}
+
+/// Makes local snapshots durable off the replica's thread: kvd's background writer, the
+/// simulator's delayed disk. `start` must return at once; when the job is done the host calls
+/// `Replica.completeSnapshot` with its result, on the replica's thread. At most one job is
+/// out at a time.
+public protocol SnapshotWorker: AnyObject {
+    func start(_ job: SnapshotJob)
 }
 
 /// One replica's logic minus I/O: it drives the Raft core, persists through a
@@ -51,7 +64,8 @@ public final class Replica {
         public var retainedTail: UInt64 = 1_000
         /// At most this many proposals awaiting their outcome.
         public var maxPending: Int = 16_384
-        public var kvLimits = KVStateMachine.Limits()
+        /// Size of the client-session table (docs/protocol.md, "Sessions").
+        public var sessionLimits = SessionLimits()
         public init() {}
     }
 
@@ -67,9 +81,16 @@ public final class Replica {
     public var onApply: ((Entry) -> Void)?
     /// Role, term and leader changes, for logs.
     public var onSoftState: ((SoftState) -> Void)?
+    /// A committed normal entry whose payload did not decode: it is skipped (applied as a
+    /// no-op on every replica alike, so the replicas stay equal), counted here and reported
+    /// through `onUndecodableEntry`. Only a bug or a foreign writer can cause it, because
+    /// every payload was encoded by `LogCommand.encode`: the simulator traps on it, kvd logs
+    /// an error and shows the count in status.
+    public private(set) var undecodableEntries: UInt64 = 0
+    public var onUndecodableEntry: ((Entry, DecodeError) -> Void)?
     /// Runs local snapshots off the replica's thread. Nil: snapshots are encoded and saved
     /// inline (`storage.saveSnapshot`), stalling the replica for as long as that takes.
-    public var onSnapshotJob: ((SnapshotJob) -> Void)?
+    public var snapshotWorker: (any SnapshotWorker)?
     /// A snapshot job is out; no other starts until `completeSnapshot`.
     public private(set) var snapshotInFlight = false
 
@@ -80,12 +101,12 @@ public final class Replica {
         self.options = options
         if let snap = state.snapshot {
             do {
-                kv = try KVStateMachine(snapshot: snap.data, limits: options.kvLimits)
+                kv = try KVStateMachine(snapshot: snap.data, limits: options.sessionLimits)
             } catch {
                 throw StorageError.corrupt(path: "snapshot@\(snap.metadata.index)", offset: 0, reason: "\(error)")
             }
         } else {
-            kv = KVStateMachine(limits: options.kvLimits)
+            kv = KVStateMachine(limits: options.sessionLimits)
         }
         node = RaftNode(config: config, state: state, seed: seed,
                         snapshotValidator: { KVStateMachine.snapshotChecksumValid($0) })
@@ -100,9 +121,15 @@ public final class Replica {
     /// Proposes a client request. Returns an outcome at once when it was refused;
     /// otherwise the outcome arrives through `process(...)`'s reply callback.
     public func submit(_ request: ClientRequest, token: UInt64) -> ClientOutcome? {
+        submit(.request(request), token: token)
+    }
+
+    /// Proposes a log command (a session registration or a client request): encoded here
+    /// once, decoded once by every replica when it applies.
+    public func submit(_ command: LogCommand, token: UInt64) -> ClientOutcome? {
         guard pending.count < options.maxPending else { return .busy }
         do {
-            let index = try node.propose(request.encoded())
+            let index = try node.propose(command.encoded())
             pending[index] = (node.term, token)
             return nil
         } catch {
@@ -155,7 +182,7 @@ public final class Replica {
 
     private func restore(_ snap: Snapshot) {
         // The core verified the checksum before handing the snapshot out.
-        guard let restored = try? KVStateMachine(snapshot: snap.data, limits: options.kvLimits) else {
+        guard let restored = try? KVStateMachine(snapshot: snap.data, limits: options.sessionLimits) else {
             preconditionFailure("snapshot passed its checksum but does not decode")
         }
         kv = restored
@@ -168,8 +195,14 @@ public final class Replica {
         let mine = pending.removeValue(forKey: e.index)
         bytesSinceSnapshot += e.data.count
         var result: KVResult?
-        if e.kind == .normal, let req = try? ClientRequest.decode(e.data) {
-            result = kv.apply(req, at: e.index)
+        if e.kind == .normal {
+            do {
+                result = kv.apply(try LogCommand.decode(e.data), at: e.index)
+            } catch {
+                kv.markApplied(e.index)
+                undecodableEntries += 1
+                onUndecodableEntry?(e, error)
+            }
         } else {
             kv.markApplied(e.index)
         }
@@ -193,9 +226,9 @@ public final class Replica {
         precondition(kv.appliedIndex == applied, "state machine and core disagree on the applied index")
         let job = SnapshotJob(metadata: SnapshotMetadata(index: applied, term: term, config: node.cluster), state: kv)
         bytesSinceSnapshot = 0
-        if let run = onSnapshotJob {
+        if let worker = snapshotWorker {
             snapshotInFlight = true
-            run(job)
+            worker.start(job)
         } else {
             let snap = Snapshot(metadata: job.metadata, data: kv.snapshotBytes())
             try storage.saveSnapshot(snap)
@@ -203,7 +236,7 @@ public final class Replica {
         }
     }
 
-    /// Finishes a job handed to `onSnapshotJob`. A snapshot overtaken meanwhile (one from
+    /// Finishes a job handed to `snapshotWorker`. A snapshot overtaken meanwhile (one from
     /// the leader covered more) is dropped; a failed write is a storage failure.
     public func completeSnapshot(_ result: Result<Snapshot, StorageError>) throws(StorageError) {
         precondition(snapshotInFlight, "no snapshot job is in flight")

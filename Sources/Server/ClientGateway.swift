@@ -7,7 +7,7 @@ import Wire
 /// What the client port needs from the node behind it.
 protocol ClientBackend: AnyObject {
     /// `Replica.submit`: nil means proposed (the outcome comes later through `complete`).
-    func submit(_ request: ClientRequest, token: UInt64) -> ClientOutcome?
+    func submit(_ command: LogCommand, token: UInt64) -> ClientOutcome?
     func status() -> StatusInfo
     func memberList() -> [MemberInfo]
     /// The leader this node knows of (noNode if none) and whether that is itself.
@@ -133,18 +133,24 @@ final class ClientGateway {
         case .memberList:
             send(.members(backend.memberList()), to: client, requestID: rid)
         case let .kv(request):
-            guard client.tokens.count < limits.maxInflightPerConnection, !pending.isFull else {
-                return send(.error(.busy), to: client, requestID: rid)
-            }
-            let token = pending.makeToken()
-            if let refused = backend.submit(request, token: token) {
-                return send(reply(for: refused), to: client, requestID: rid)
-            }
-            let deadline = MonotonicClock.nanoseconds() + UInt64(limits.requestTimeoutMilliseconds) * 1_000_000
-            pending.add(token: token, .init(connection: client.id, requestID: rid, deadline: deadline))
-            client.tokens.insert(token)
-            backend.requestProcess()
+            propose(.request(request), from: client, requestID: rid, backend: backend)
+        case .register:
+            propose(.register, from: client, requestID: rid, backend: backend)
         }
+    }
+
+    private func propose(_ command: LogCommand, from client: ClientConnection, requestID rid: UInt64, backend: ClientBackend) {
+        guard client.tokens.count < limits.maxInflightPerConnection, !pending.isFull else {
+            return send(.error(.busy), to: client, requestID: rid)
+        }
+        let token = pending.makeToken()
+        if let refused = backend.submit(command, token: token) {
+            return send(reply(for: refused), to: client, requestID: rid)
+        }
+        let deadline = MonotonicClock.nanoseconds() + UInt64(limits.requestTimeoutMilliseconds) * 1_000_000
+        pending.add(token: token, .init(connection: client.id, requestID: rid, deadline: deadline))
+        client.tokens.insert(token)
+        backend.requestProcess()
     }
 
     /// A body that fails to decode only because a field is over its limit is "too large",
@@ -178,6 +184,7 @@ final class ClientGateway {
 
     private func reply(for outcome: ClientOutcome) -> ClientReply {
         switch outcome {
+        case let .result(.refused(why)): return .error(.badRequest(why.description))
         case let .result(r): return .kv(r)
         case let .notLeader(leader): return .error(notLeader(leader))
         case .busy: return .error(.busy)

@@ -3,17 +3,20 @@ import KV
 
 /// A request on the client port. Sent in a `clientCall` frame whose request id the reply
 /// echoes; a client may have many calls in flight and replies may come in any order.
-/// Layout: tag u8 | fields. 1 = kv (ClientRequest encoding from KV), 2 = status, 3 = member list.
+/// Layout: tag u8 | fields. 1 = kv (ClientRequest encoding from KV), 2 = status, 3 = member
+/// list, 4 = register a session (no fields; answered `.kv(.registered(clientID:))`).
 public enum ClientCall: Sendable, Equatable {
     case kv(ClientRequest)
     case status
     case memberList
+    case register
 
     public func encode(into w: inout ByteWriter) {
         switch self {
         case let .kv(req): w.writeUInt8(1); req.encode(into: &w)
         case .status: w.writeUInt8(2)
         case .memberList: w.writeUInt8(3)
+        case .register: w.writeUInt8(4)
         }
     }
 
@@ -33,6 +36,7 @@ public enum ClientCall: Sendable, Equatable {
         case 1: return .kv(try ClientRequest.decode(from: &r))
         case 2: return .status
         case 3: return .memberList
+        case 4: return .register
         case let t: throw .unknownTag(offset: at, tag: UInt64(t), what: "client call")
         }
     }

@@ -18,9 +18,15 @@ public struct StatusInfo: Sendable, Equatable {
     public var logSize: UInt64
     public var firstIndex: UInt64
     public var lastIndex: UInt64
+    /// Registered client sessions in this node's state machine, and the table's size limit.
+    public var sessions: UInt64
+    public var sessionLimit: UInt64
+    /// Committed entries that failed to decode and were skipped (should stay 0).
+    public var undecodableEntries: UInt64
 
     public init(name: String, id: UInt64, role: Role, term: UInt64, leaderID: UInt64, leaderName: String,
-                commitIndex: UInt64, appliedIndex: UInt64, logSize: UInt64, firstIndex: UInt64, lastIndex: UInt64) {
+                commitIndex: UInt64, appliedIndex: UInt64, logSize: UInt64, firstIndex: UInt64, lastIndex: UInt64,
+                sessions: UInt64 = 0, sessionLimit: UInt64 = 0, undecodableEntries: UInt64 = 0) {
         self.name = name
         self.id = id
         self.role = role
@@ -32,13 +38,19 @@ public struct StatusInfo: Sendable, Equatable {
         self.logSize = logSize
         self.firstIndex = firstIndex
         self.lastIndex = lastIndex
+        self.sessions = sessions
+        self.sessionLimit = sessionLimit
+        self.undecodableEntries = undecodableEntries
     }
 
     /// name str | id varint | role u8 | term | leaderID | leaderName str | commit | applied | logSize | first | last
+    /// | sessions | sessionLimit | undecodableEntries
     public func encode(into w: inout ByteWriter) {
         w.writeString(name); w.writeVarint(id); w.writeUInt8(role.rawValue); w.writeVarint(term)
         w.writeVarint(leaderID); w.writeString(leaderName)
-        for v in [commitIndex, appliedIndex, logSize, firstIndex, lastIndex] { w.writeVarint(v) }
+        for v in [commitIndex, appliedIndex, logSize, firstIndex, lastIndex, sessions, sessionLimit, undecodableEntries] {
+            w.writeVarint(v)
+        }
     }
 
     public static func decode(from r: inout ByteReader, limits: WireLimits = .default) throws(DecodeError) -> StatusInfo {
@@ -54,8 +66,10 @@ public struct StatusInfo: Sendable, Equatable {
         let commit = try r.readVarint(), applied = try r.readVarint(), size = try r.readVarint()
         let first = try r.readVarint(), last = try r.readVarint()
         guard applied <= commit else { throw .invalid(offset: at, reason: "applied index \(applied) above commit index \(commit)") }
+        let sessions = try r.readVarint(), sessionLimit = try r.readVarint(), undecodable = try r.readVarint()
         return StatusInfo(name: name, id: id, role: role, term: term, leaderID: leaderID, leaderName: leaderName,
-                          commitIndex: commit, appliedIndex: applied, logSize: size, firstIndex: first, lastIndex: last)
+                          commitIndex: commit, appliedIndex: applied, logSize: size, firstIndex: first, lastIndex: last,
+                          sessions: sessions, sessionLimit: sessionLimit, undecodableEntries: undecodable)
     }
 }
 

@@ -77,6 +77,9 @@ final class MalformedInputTests: XCTestCase {
         let noHandshake = try RawClient(peerAddress)
         noHandshake.send(PeerFrame.raft([]).encodedFrame())
         XCTAssertTrue(noHandshake.waitForClose())
+        let clientFrameOnPeerPort = try RawClient(peerAddress)
+        clientFrameOnPeerPort.send(ClientCall.status.encodedFrame(requestID: 1))
+        XCTAssertTrue(clientFrameOnPeerPort.waitForClose())
         let oversizedPeer = try RawClient(peerAddress)
         oversizedPeer.send(header(type: 0x04, id: 0, length: UInt32.max - 100))
         XCTAssertTrue(oversizedPeer.waitForClose())
@@ -84,6 +87,7 @@ final class MalformedInputTests: XCTestCase {
         // Everyone else is still served, and the cluster still replicates.
         let good = try RawClient(address)
         defer { good.close() }
+        session = try Session(registeringWith: good)
         guard case .kv(.stored) = try good.call(session.next(.put(key: bytes("a"), value: bytes("b"))), id: 1) else { return XCTFail("put after garbage failed") }
         XCTAssertEqual(try good.call(session.next(.get(key: bytes("a"))), id: 2), .kv(.value(bytes("b"))))
         XCTAssertEqual(cluster.waitForLeader(timeout: 5), leader, "leadership should be undisturbed")

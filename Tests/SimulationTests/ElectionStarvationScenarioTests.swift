@@ -21,7 +21,7 @@ final class ElectionStarvationScenarioTests: XCTestCase {
         var result: [Int] = []
         for round in 0..<rounds {
             // A write before the cut leaves the logs of the survivors unequal.
-            _ = c.putOnLeader("k", "r\(round)", client: 5, seq: UInt64(round + 1))
+            _ = c.putOnLeader("k", "r\(round)", seq: UInt64(round + 1))
             c.run(ticks: Int(rng.below(3)))
             var ids = c.ids
             for i in stride(from: ids.count - 1, to: 0, by: -1) { ids.swapAt(i, Int(rng.below(UInt64(i + 1)))) }

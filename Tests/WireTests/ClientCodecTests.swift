@@ -37,6 +37,7 @@ final class ClientCodecTests: XCTestCase {
             case .status: .status(Samples.status)
             case .memberList: .members([])
             case let .kv(req): .kv(.stored(revision: req.sequence))
+            case .register: .kv(.registered(clientID: 5))
             }
             replies += reply.encodedFrame(requestID: f.requestID)
         }

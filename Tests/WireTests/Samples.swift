@@ -49,10 +49,12 @@ enum Samples {
         .kv(ClientRequest(clientID: 3, sequence: 2, firstUnacknowledged: 2, command: .delete(key: []))),
         .status,
         .memberList,
+        .register,
     ]
 
     static let status = StatusInfo(name: "node-1", id: 1, role: .leader, term: 9, leaderID: 1, leaderName: "node-1",
-                                   commitIndex: 100, appliedIndex: 99, logSize: 50, firstIndex: 51, lastIndex: 100)
+                                   commitIndex: 100, appliedIndex: 99, logSize: 50, firstIndex: 51, lastIndex: 100,
+                                   sessions: 12, sessionLimit: 10_000, undecodableEntries: 1)
 
     static let errors: [ClientError] = [
         .notLeader(leaderID: 2, leaderClientAddress: "10.0.0.2:2379"),
@@ -71,6 +73,7 @@ enum Samples {
         .kv(.value([1, 2, 3])),
         .kv(.deleted(count: 1)),
         .kv(.sessionExpired),
+        .kv(.registered(clientID: 41)),
         .status(status),
         .status(StatusInfo(name: "", id: 3, role: .follower, term: 0, leaderID: 0, leaderName: "",
                            commitIndex: 0, appliedIndex: 0, logSize: 0, firstIndex: 1, lastIndex: 0)),
