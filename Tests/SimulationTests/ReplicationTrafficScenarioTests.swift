@@ -1,3 +1,4 @@
+import KV
 import Raft
 import Simulation
 import Wire
@@ -57,7 +58,8 @@ final class ReplicationTrafficScenarioTests: XCTestCase {
         }
         let start = c.node(leader)!.log.lastIndex
         var proposedAt: [LogIndex: UInt64] = [:]
-        let value = String(repeating: "v", count: entryBytes)
+        let value = Array(String(repeating: "v", count: entryBytes).utf8)
+        guard let session = c.registerSession(on: leader) else { return nil }
         var doneAt: [LogIndex: UInt64] = [:]
         func tickAndRecord() {
             c.tick()
@@ -65,7 +67,9 @@ final class ReplicationTrafficScenarioTests: XCTestCase {
             for (i, _) in proposedAt where i <= applied && doneAt[i] == nil { doneAt[i] = c.now }
         }
         for i in 0..<proposals {
-            guard c.leader == leader, c.putOnLeader("k\(i)", value, client: 9, seq: UInt64(i + 1)) != nil else { return nil }
+            guard c.leader == leader,
+                  c.propose(on: leader, session: session, seq: UInt64(i + 1), .put(key: Array("k\(i)".utf8), value: value)) != nil
+            else { return nil }
             proposedAt[c.node(leader)!.log.lastIndex] = c.now
             tickAndRecord()
         }
