@@ -1,6 +1,7 @@
 import KV
 import Raft
 import Replica
+import Wire
 
 /// Simulated clients: each registers a session, then issues one operation at a time to the node it believes leads,
 /// follows not-leader hints, and on timeout retries elsewhere with the same (client id,
@@ -59,7 +60,7 @@ public struct SimClients {
     public mutating func step(_ cluster: SimCluster) {
         for i in clients.indices {
             let replies = cluster.clientInbox.removeValue(forKey: clients[i].endpoint) ?? []
-            for (token, outcome) in replies { handle(i, token: token, outcome: outcome, cluster) }
+            for (token, reply) in replies { handle(i, token: token, reply: reply, cluster) }
             if let op = clients[i].op, cluster.now >= op.sentAt + timeoutTicks {
                 retries += 1
                 clients[i].target = cluster.ids[Int(rng.below(UInt64(cluster.ids.count)))]
@@ -105,10 +106,10 @@ public struct SimClients {
         clients[i].op = op
     }
 
-    private mutating func handle(_ i: Int, token: UInt64, outcome: ClientOutcome, _ cluster: SimCluster) {
+    private mutating func handle(_ i: Int, token: UInt64, reply: ClientReply, _ cluster: SimCluster) {
         guard let op = clients[i].op, op.token == token else { return } // a stale attempt's reply
-        switch outcome {
-        case let .result(r):
+        switch reply {
+        case let .kv(r):
             let o: KVOperationOutcome
             switch r {
             case .stored: o = .ok
@@ -139,14 +140,20 @@ public struct SimClients {
             clients[i].completed += 1
             completedOps += 1
             clients[i].readyAt = cluster.now + rng.below(3)
-        case let .notLeader(leader):
-            clients[i].target = leader != noNode ? leader : cluster.ids[Int(rng.below(UInt64(cluster.ids.count)))]
+        case let .error(.notLeader(leader, _)) where cluster.ids.contains(leader):
+            clients[i].target = leader
             resend(i, cluster)
-        case .busy, .dropped:
-            // Not applied (or unknown for dropped-after-snapshot): retry the same sequence.
+        case .error(.unavailable), .error(.notLeader):
+            // No (reachable) leader known there: try another member, same sequence.
+            clients[i].target = cluster.ids[Int(rng.below(UInt64(cluster.ids.count)))]
             resend(i, cluster)
-        case let .tooLarge(limit):
-            violation = "request refused as too large (limit \(limit)) though it is tiny"
+        case .error(.busy), .error(.timeout):
+            // Not applied, or unknown: retry the same sequence (the session dedupes).
+            resend(i, cluster)
+        case let .error(e):
+            violation = "client \(clients[i].clientID ?? 0) seq \(op.request.request?.sequence ?? 0): unexpected refusal: \(e)"
+        case .status, .members, .hello:
+            violation = "client \(clients[i].clientID ?? 0) seq \(op.request.request?.sequence ?? 0): a non-KV reply to a KV call"
         }
     }
 
