@@ -26,6 +26,13 @@ public struct Progress: Sendable, Equatable {
     /// `match` at the previous heartbeat answer: if it has not moved while entries are
     /// outstanding, the pipeline has lost a message and falls back to probing.
     var matchAtLastHeartbeat: LogIndex = 0
+    /// Set when the follower turned out to lack entries it had acknowledged (its disk lost
+    /// them): the highest index it had acknowledged. Until `match` reaches it again the
+    /// follower does not count toward commit. 0: nothing lost.
+    public internal(set) var lostThrough: LogIndex = 0
+
+    /// What this follower contributes to the commit count.
+    var commitMatch: LogIndex { lostThrough > match ? 0 : match }
 
     init(id: NodeID, next: LogIndex) {
         self.id = id
@@ -43,6 +50,16 @@ public struct Progress: Sendable, Equatable {
         inflight.removeAll(keepingCapacity: true)
     }
 
+    /// The follower rejected an AppendEntries at or below `match`, which it had acknowledged:
+    /// forget the match (it is re-learned from its next answers) and keep it out of the
+    /// commit count until it holds everything it had acknowledged.
+    mutating func lostEntries() {
+        lostThrough = max(lostThrough, match)
+        match = 0
+        matchAtLastHeartbeat = 0
+        becomeProbe()
+    }
+
     mutating func becomeReplicate() {
         state = .replicate
         next = match + 1
@@ -57,6 +74,7 @@ public struct Progress: Sendable, Equatable {
             match = index
             advanced = true
         }
+        if lostThrough > 0 && match >= lostThrough { lostThrough = 0 }
         if next < match + 1 { next = match + 1 }
         // Free every append whose last index is now acknowledged.
         var drop = 0

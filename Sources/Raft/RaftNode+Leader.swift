@@ -38,8 +38,9 @@ extension RaftNode {
     mutating func broadcastHeartbeat() {
         for i in progress.indices {
             let pr = progress[i]
-            // Never tell a follower to commit beyond what we know it holds.
-            let commit = min(pr.match, log.committed)
+            // Never tell a follower to commit beyond what we know it holds; nothing at all
+            // while it is being repaired after losing entries (see noteRecoveryTarget).
+            let commit = pr.lostThrough > pr.match ? 0 : min(pr.match, log.committed)
             send(to: pr.id, .heartbeat(commit: commit), eager: true)
         }
     }
@@ -58,7 +59,8 @@ extension RaftNode {
     /// entry is from the current term. This node counts only what it has persisted.
     @discardableResult
     mutating func maybeCommit() -> Bool {
-        var matches = progress.map(\.match)
+        // A follower that lost acknowledged entries counts only once it holds them again.
+        var matches = progress.map(\.commitMatch)
         matches.append(log.persisted)
         matches.sort(by: >)
         let n = matches[cluster.quorum - 1]
@@ -90,11 +92,25 @@ extension RaftNode {
         let pr = progress[i]
         switch pr.state {
         case .replicate:
-            // Stale if it rejects something already acknowledged.
-            if rejected <= pr.match { return }
+            if rejected <= pr.match {
+                // Either a stale answer (reordered) or the follower lost acknowledged entries.
+                // Probe at `match`: a follower that holds it accepts, one that lost it rejects.
+                // (Index 0 always matches, so its rejection is a stale-term answer.)
+                if rejected > 0 {
+                    progress[i].becomeProbe()
+                    sendAppend(i, allowEmpty: true)
+                }
+                return
+            }
         case .probe:
             // Stale unless it answers the probe we sent.
             if rejected != pr.next - 1 { return }
+            if pr.match > 0 && rejected == pr.match {
+                // It rejects the very entry it acknowledged: its disk lost it.
+                followersFoundWithLostEntries += 1
+                events.append(.followerLostEntries(peer: pr.id, index: rejected, acknowledged: pr.match))
+                progress[i].lostEntries()
+            }
         case .snapshot:
             return
         }
@@ -110,7 +126,7 @@ extension RaftNode {
         }
         progress[i].becomeProbe()
         // Clamped to our log: a confused or lying peer must not push next past our end.
-        progress[i].next = max(pr.match + 1, min(next, rejected, log.lastIndex + 1))
+        progress[i].next = max(progress[i].match + 1, min(next, rejected, log.lastIndex + 1))
         sendAppend(i, allowEmpty: true)
     }
 
