@@ -93,7 +93,7 @@ final class DiskLossScenarioTests: XCTestCase {
                                  file: StaticString = #filePath, line: UInt = #line) throws {
         var token: UInt64?
         XCTAssertTrue(c.run(upTo: 300) { c in
-            token = token ?? c.putOnLeader(key, value, client: 91, seq: seq)
+            token = token ?? c.putOnLeader(key, value, seq: seq)
             return token.map { c.directReplies[$0] != nil } ?? false
         }, "seed \(c.seed): put \(key) not answered", file: file, line: line)
         let t = try XCTUnwrap(token, file: file, line: line)
