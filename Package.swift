@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Codec", "Simulation", "Posix"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Raft", "KV", "Codec"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Posix"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "KV", "Replica", "Service", "Storage"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "KV", "Replica", "Service", "Storage", "Wire"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Replica", "Raft", "KV", "Wire", "Storage"]),
         .testTarget(name: "EndToEndTests", dependencies: ["KVClient", "Wire", "KV", "Codec", "Simulation"]),
         .testTarget(name: "CLITests", dependencies: ["CLI"]),

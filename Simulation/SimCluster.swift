@@ -125,6 +125,8 @@ public final class SimCluster {
         return d
     }
     public private(set) var restarts = 0
+    /// Called for every Raft message a node sends (tests count traffic with it).
+    public var onSend: ((NodeID, Message) -> Void)?
     /// Client replies delivered, by token.
     public var clientInbox: [UInt64: [(token: UInt64, reply: ClientReply)]] = [:]
     private var nextToken: UInt64 = 1
@@ -444,6 +446,7 @@ public final class SimCluster {
                 if case .requestVoteResponse(true) = m.kind { grantedVote = true }
                 sentCounts[kindTag(m.kind)] += 1
                 if case .appendEntriesResponse(false, _, _, _) = m.kind { sentCounts[9] += 1 }
+                onSend?(id, m)
                 network.send(from: id, to: m.to, .raft(m), now: now, rng: &netRng)
             }, deliver: { origin, outcome in answer(from: id, service, origin, outcome) })
         } catch {
