@@ -9,8 +9,9 @@ import Wire
 public enum SimPacket {
     case raft(Message)
     case request(LogCommand, token: UInt64)
-    /// What kvd would put on the wire: the service's `reply(for:)` of the outcome.
-    case reply(token: UInt64, reply: ClientReply)
+    /// What kvd would put on the wire: the service's `reply(for:)` of the outcome. Boxed: a
+    /// reply is a large enum, and packets are copied in and out of the network's slab.
+    indirect case reply(token: UInt64, reply: ClientReply)
 }
 
 /// One event of a run, kept in a ring for failure reports and hashed into the trace.
