@@ -1,6 +1,7 @@
 import Logging
 import Dispatch
 import Glibc
+import Posix
 import KV
 import Raft
 import Replica
@@ -168,9 +169,10 @@ public final class KVServer: @unchecked Sendable {
     /// Start-up in order: ports first (a clash is the most common start-up error and must not
     /// touch the disk), then the disk, then the background writer, links and the tick.
     private func setUpNode(me: Member, clientListen: SocketAddress, peerListen: SocketAddress) throws(ServerError) {
-        let clientAddress = try openClientPort(clientListen)
+        let budget = try descriptorBudget()
+        let clientAddress = try openClientPort(clientListen, maxConnections: budget.clientConnections)
         let advertised = config.advertiseClient ?? clientAddress.description
-        let peers = try openPeerPort(peerListen, me: me, advertisedClientURL: advertised)
+        let peers = try openPeerPort(peerListen, me: me, advertisedClientURL: advertised, maxConnections: budget.peerConnections)
         let replica = try openReplica(me: me)
         startClientService(over: replica)
         startSnapshotWriter(for: replica)
@@ -185,13 +187,42 @@ public final class KVServer: @unchecked Sendable {
         requestProcess()  // a restarted node may have committed entries to apply
     }
 
+    /// Raises RLIMIT_NOFILE to the hard limit (logged) and shares the descriptors out, so
+    /// client connections can never take the ones the disk and the peers need.
+    private func descriptorBudget() throws(ServerError) -> DescriptorBudget {
+        let limit: DescriptorLimit
+        do {
+            limit = config.raiseDescriptorLimit ? try DescriptorLimit.raiseToHard() : try DescriptorLimit.current()
+        } catch {
+            throw .notStartable("cannot read the file descriptor limit: \(error)")
+        }
+        guard let budget = DescriptorBudget(limit: limit.soft, members: config.members.count,
+                                            maxPeerConnections: config.peerConnectionLimit,
+                                            maxClientConnections: config.maxClientConnections) else {
+            throw .notStartable("the file descriptor limit (RLIMIT_NOFILE \(limit.soft), hard \(limit.hard)) leaves no room for client"
+                + " connections: raise it (ulimit -n) to at least \(DescriptorBudget.reserve(members: config.members.count) + config.peerConnectionLimit + 64)")
+        }
+        log.info("file descriptor limit", ["nofile": limit.soft, "hard": limit.hard, "reserved": budget.reserved,
+                                           "max_peer_connections": budget.peerConnections,
+                                           "max_client_connections": budget.clientConnections])
+        if budget.clientConnections < config.maxClientConnections {
+            log.warn("client connection limit lowered to fit the file descriptor limit",
+                     ["configured": config.maxClientConnections, "in_force": budget.clientConnections, "nofile": limit.soft])
+        }
+        return budget
+    }
+
     /// Binds the client port; returns the bound address.
-    private func openClientPort(_ address: SocketAddress) throws(ServerError) -> SocketAddress {
+    private func openClientPort(_ address: SocketAddress, maxConnections: Int) throws(ServerError) -> SocketAddress {
         let clients = ClientGateway(
             loop: loop,
             limits: .init(maxRequestBytes: config.maxRequestBytes, requestTimeoutMilliseconds: config.requestTimeoutMilliseconds,
                           maxInflightPerConnection: config.maxInflightPerConnection,
-                          maxConnections: config.maxClientConnections),
+                          maxConnections: maxConnections, maxConnectionsPerAddress: config.maxClientConnectionsPerAddress,
+                          idleTimeoutMilliseconds: config.clientIdleTimeoutMilliseconds,
+                          frameTimeoutMilliseconds: config.frameTimeoutMilliseconds,
+                          maxOutboundBytesPerConnection: config.maxOutboundBytesPerConnection,
+                          outboundBudgetBytes: config.outboundBudgetBytes),
             backend: self, log: log)
         self.clients = clients
         do {
@@ -202,10 +233,12 @@ public final class KVServer: @unchecked Sendable {
         return clients.listenAddress ?? address
     }
 
-    private func openPeerPort(_ address: SocketAddress, me: Member, advertisedClientURL: String) throws(ServerError) -> PeerNetwork {
+    private func openPeerPort(_ address: SocketAddress, me: Member, advertisedClientURL: String,
+                              maxConnections: Int) throws(ServerError) -> PeerNetwork {
         let peers = PeerNetwork(loop: loop, me: me, members: config.members, clusterToken: config.clusterToken,
                                 advertisedClientURL: advertisedClientURL,
-                                handshakeTimeoutMilliseconds: config.handshakeTimeoutMilliseconds, log: log)
+                                handshakeTimeoutMilliseconds: config.handshakeTimeoutMilliseconds,
+                                maxInboundConnections: maxConnections, log: log)
         self.peers = peers
         do {
             try peers.listen(on: address)
@@ -239,7 +272,9 @@ public final class KVServer: @unchecked Sendable {
             options.snapshotEvery = config.snapshotEvery
             options.sessionLimits.maxSessions = config.maxSessions
             let storage = InstrumentedStorage(wal, slowMilliseconds: config.slowSyncMilliseconds, log: log)
-            replica = try Replica(config: raft, storage: storage, seed: config.seed, options: options)
+            replica = try Replica(config: raft, storage: storage, seed: config.seed, options: options,
+                                  recoveryMarker: RecoveryMarker(fileSystem: fs, directory: config.dataDir),
+                                  clusterState: config.initialClusterState)
         } catch let e as ServerError {
             throw e
         } catch let e as StorageError {
@@ -248,6 +283,7 @@ public final class KVServer: @unchecked Sendable {
             throw .notStartable("\(error)")
         }
         replica.onSoftState = { [weak self] s in self?.softStateChanged(s) }
+        replica.onEvent = { [weak self] e in self?.raftEvent(e) }
         replica.onUndecodableEntry = { [log] entry, error in
             // Every replica skips it alike, so they stay equal; but it means a bug or a foreign
             // writer, so it is loud. The count is in `kvctl endpoint status -w json`.
@@ -285,6 +321,8 @@ public final class KVServer: @unchecked Sendable {
             for m in messages { replica.receive(m) }
             self.requestProcess()
         }
+        peers.localCommitIndex = { [weak self] in self?.replica?.node.log.committed ?? 0 }
+        peers.onPeerHasCommitted = { [weak self] member, commit in self?.peerHasCommitted(member, commit: commit) }
         peers.connect(connectTimeoutMilliseconds: config.peerConnectTimeoutMilliseconds,
                       maxBackoffMilliseconds: config.peerMaxBackoffMilliseconds, seed: config.seed ^ 0x5EED)
     }
@@ -297,7 +335,12 @@ public final class KVServer: @unchecked Sendable {
             "first_index": node.log.firstIndex, "last_index": node.log.lastIndex, "commit": node.log.committed,
             "tick_ms": config.tickMilliseconds, "election_ticks": config.electionTicks,
             "heartbeat_ticks": config.heartbeatTicks, "snapshot_count": config.snapshotEvery,
+            "initial_cluster_state": config.initialClusterState.rawValue,
         ])
+        if node.recovering {
+            log.warn("recovering from a lost disk: this member will not vote or campaign until it has caught up with a leader",
+                     ["data_dir": config.dataDir, "marker": RecoveryMarker.fileName])
+        }
     }
 
     /// Releases whatever a failed start-up opened (loop thread).
@@ -385,6 +428,37 @@ public final class KVServer: @unchecked Sendable {
                 log.info("became follower of \(memberName(s.leader)) at term \(s.term)")
             }
         }
+    }
+
+    private func raftEvent(_ e: RaftEvent) {
+        switch e {
+        case let .followerLostEntries(peer, index, acknowledged):
+            log.error("follower lost entries it had acknowledged (its disk lost them); re-replicating it, and it counts toward commit only once it holds them again",
+                      ["peer": memberName(peer), "rejected_index": index, "acknowledged_through": acknowledged])
+        case .recoveryStarted:
+            log.warn("recovering: this member's storage is empty but the cluster has a history; it will not vote until it has caught up")
+        case let .recoveryFinished(commit, term):
+            log.info("recovered from a lost disk: caught up with the leader; voting again", ["commit": commit, "term": term])
+        }
+    }
+
+    /// A peer's handshake shows committed entries, so a majority stores entries. If our log is
+    /// still empty from an empty start, our disk may have been lost (or we joined late at
+    /// bootstrap): recover before voting. A majority is never empty here, so this cannot
+    /// leave a cluster with too few voters.
+    private func peerHasCommitted(_ member: Member, commit: UInt64) {
+        guard let replica, !stopping, replica.startedEmpty, !replica.node.recovering,
+              replica.node.log.lastIndex == 0 else { return }
+        do {
+            try replica.enterRecovery()
+        } catch {
+            log.error("cannot record recovery; stopping", ["error": error])
+            stop(reason: "storage failure", failure: .storage(dataDir: config.dataDir, error))
+            return
+        }
+        log.warn("peer has a history but our storage started empty: entering recovery",
+                 ["peer": member.name, "peer_commit": commit])
+        requestProcess()
     }
 
     private func memberName(_ id: NodeID) -> String {

@@ -21,9 +21,17 @@ final class PeerNetwork: @unchecked Sendable {
     private let log: ServerLog
     private let framer = RaftFramer()
     private let handshakeTimeoutMilliseconds: Int
+    /// Accepted peer-port connections held at once; more are closed at once (a flood of
+    /// them must not use up descriptors or memory).
+    private let maxInboundConnections: Int
 
     /// Raft messages from an authenticated peer, in arrival order.
     var onMessages: ([Message]) -> Void = { _ in }
+    /// Our commit index, put in every handshake we send.
+    var localCommitIndex: () -> UInt64 = { 0 }
+    /// An authenticated peer reported committed entries in its handshake (called before any
+    /// of its Raft messages on that connection are delivered).
+    var onPeerHasCommitted: ((Member, UInt64) -> Void)?
 
     private var listener: TCPListener?
     private var links: [NodeID: OutboundPeer] = [:]
@@ -34,13 +42,14 @@ final class PeerNetwork: @unchecked Sendable {
     private(set) var refusedPeers = 0
 
     init(loop: EventLoop, me: Member, members: [Member], clusterToken: String, advertisedClientURL: String,
-         handshakeTimeoutMilliseconds: Int, log: ServerLog) {
+         handshakeTimeoutMilliseconds: Int, maxInboundConnections: Int, log: ServerLog) {
         self.loop = loop
         self.me = me
         self.members = members
         self.clusterToken = clusterToken
         self.advertisedClientURL = advertisedClientURL
         self.handshakeTimeoutMilliseconds = handshakeTimeoutMilliseconds
+        self.maxInboundConnections = maxInboundConnections
         self.log = log
     }
 
@@ -51,7 +60,7 @@ final class PeerNetwork: @unchecked Sendable {
         listener = try TCPListener(loop: loop, address: address) { [weak self] connection in
             self?.accept(connection)
         }
-        listener?.onAcceptError = { [log] error in log.warn("peer accept failed", ["error": error]) }
+        listener?.onAcceptError = { [log] error in log.limited(.warn, cause: "peer-accept", "peer accept failed", ["error": error]) }
     }
 
     /// Starts dialing every other member.
@@ -109,7 +118,7 @@ final class PeerNetwork: @unchecked Sendable {
             peer.decoder = FrameDecoder(channel: .peer)
             peer.accepted = false
             let hello = PeerHandshake(clusterToken: self.clusterToken, nodeName: self.me.name, nodeID: self.me.id,
-                                      clientURL: self.advertisedClientURL)
+                                      clientURL: self.advertisedClientURL, committedIndex: self.localCommitIndex())
             connection.write(PeerFrame.handshake(hello).encodedFrame())
             self.log.debug("dialed peer", ["peer": name, "addr": connection.peerAddress])
         }
@@ -174,6 +183,12 @@ final class PeerNetwork: @unchecked Sendable {
     // MARK: Incoming connections
 
     private func accept(_ connection: TCPConnection) {
+        guard inbound.count < maxInboundConnections else {
+            log.limited(.warn, cause: "peer-refused", "refusing peer connection: too many peer connections",
+                        ["addr": connection.peerAddress, "limit": maxInboundConnections])
+            connection.close()
+            return
+        }
         let peer = InboundPeer(connection: connection)
         let key = ObjectIdentifier(peer)
         inbound[key] = peer
@@ -192,7 +207,8 @@ final class PeerNetwork: @unchecked Sendable {
         peer.timer = loop.schedule(after: handshakeTimeoutMilliseconds) { [weak self, weak peer] in
             // Timer callbacks run on the loop thread.
             guard let self, let peer, peer.member == nil else { return }
-            self.log.warn("peer connection sent no handshake in time; closing", ["addr": peer.connection.peerAddress])
+            self.log.limited(.warn, cause: "peer-no-handshake", "peer connection sent no handshake in time; closing",
+                             ["addr": peer.connection.peerAddress])
             peer.connection.close()
         }
     }
@@ -229,8 +245,8 @@ final class PeerNetwork: @unchecked Sendable {
                 }
             }
         } catch {
-            log.warn("bad frame on peer port; closing", ["addr": connection.peerAddress,
-                                                         "peer": peer.member?.name ?? "?", "error": error])
+            log.limited(.warn, cause: "peer-bad-frame", "bad frame on peer port; closing",
+                        ["addr": connection.peerAddress, "peer": peer.member?.name ?? "?", "error": error])
             connection.close()
         }
     }
@@ -249,6 +265,8 @@ final class PeerNetwork: @unchecked Sendable {
         peer.member = member
         peer.timer?.cancel()
         if !hello.clientURL.isEmpty { clientURLs[member.id] = hello.clientURL }
+        // Before any Raft message on this connection: an empty node learns the cluster has a history.
+        if hello.committedIndex > 0 { onPeerHasCommitted?(member, hello.committedIndex) }
         // A restarted peer dials anew; the stale connection from its old life can go.
         for (key, other) in inbound where other !== peer && other.member?.id == member.id {
             inbound[key] = nil
@@ -262,7 +280,7 @@ final class PeerNetwork: @unchecked Sendable {
         refusedPeers += 1
         peer.refused = true
         peer.timer?.cancel()
-        log.warn("refused peer connection", ["addr": peer.connection.peerAddress, "reason": why])
+        log.limited(.warn, cause: "peer-handshake-refused", "refused peer connection", ["addr": peer.connection.peerAddress, "reason": why])
         peer.connection.write(PeerFrame.handshakeReply(.refused(reason: reply ?? why)).encodedFrame())
         peer.connection.closeAfterFlush()
     }

@@ -50,15 +50,25 @@ final class ProgressFlowControlTests: XCTestCase {
         _ = p.acknowledge(5, now: 1)
         p.becomeReplicate()
         p.sentAppend(last: 9, now: 2)
-        XCTAssertFalse(p.rejected(4, retryFrom: 1, lastIndex: 9), "rejects what is acknowledged: stale")
+        XCTAssertEqual(p.rejected(0, retryFrom: 1, lastIndex: 9), .stale, "index 0 always matches: a stale-term answer")
         XCTAssertEqual(p.state, .replicate)
-        XCTAssertTrue(p.rejected(8, retryFrom: 100, lastIndex: 9))
+        XCTAssertEqual(p.rejected(8, retryFrom: 100, lastIndex: 9), .retry)
         XCTAssertEqual(p.state, .probe)
         XCTAssertEqual(p.next, 8, "never past the rejected index or our log")
         p.sentAppend(last: 9, now: 3)
-        XCTAssertFalse(p.rejected(6, retryFrom: 6, lastIndex: 9), "not the answer to the probe in flight")
-        XCTAssertTrue(p.rejected(7, retryFrom: 1, lastIndex: 9))
+        XCTAssertEqual(p.rejected(6, retryFrom: 6, lastIndex: 9), .stale, "not the answer to the probe in flight")
+        XCTAssertEqual(p.rejected(7, retryFrom: 1, lastIndex: 9), .retry)
         XCTAssertEqual(p.next, 6, "never below match + 1")
+    }
+
+    func testAReplicateRejectionAtOrBelowMatchChecksTheMatch() {
+        var p = Progress(id: 2, next: 1, maxInflight: 8)
+        _ = p.acknowledge(5, now: 1)
+        p.becomeReplicate()
+        p.sentAppend(last: 9, now: 2)
+        XCTAssertEqual(p.rejected(4, retryFrom: 1, lastIndex: 9), .checkMatch, "a reordered answer or a lost disk (#9 §4)")
+        XCTAssertEqual(p.state, .probe)
+        XCTAssertEqual(p.next, 6, "probes at match")
     }
 
     func testLossIsSuspectedOnlyAfterTheRetransmitTimeout() {
