@@ -61,7 +61,7 @@ enum DataDirMeta {
             }
             return .corrupt(path: path, offset: 0, reason: "the meta file is damaged (\(why)), so this data directory's"
                 + " cluster and node identity cannot be verified and kvd will not use it. Do not edit or delete the file."
-                + " Recover this member as one that lost its disk (docs/operations.md, \"Recovering a node that lost its"
+                + " Recover this member as one that lost its disk (docs/operations.md, \"Recovering a member that lost its"
                 + " disk\"): move the whole directory aside, keep it for inspection, and let the member rejoin empty")
         }
         guard bytes.count >= 4 + 2 + 2 + 8 + 2 + 2 + 4 else { throw bad("too short: \(bytes.count) bytes") }
