@@ -56,3 +56,12 @@ run_one "do not persist votedFor"
 mutate truncate-matching Sources/Raft/RaftLog.swift '        guard firstNew < new.count else { return true }' '        if let f = new.first, f.index > compactedIndex, f.index <= lastIndex, f.index > committed { firstNew = 0 }
         guard firstNew < new.count else { return true }'
 run_one "truncate the log on an AppendEntries whose entries already match"
+
+mutate recovering-votes Sources/Raft/RaftNode+Step.swift '        if recovering {' '        if false {'
+run_one "a recovering node (lost disk) votes"
+
+mutate lost-follower-ignored Sources/Raft/Progress.swift 'guard rejected > 0 else { return .stale }' 'return .stale'
+run_one "a leader ignores a follower that rejects below its match (lost entries)"
+
+mutate recovery-on-cut-commit Sources/Raft/RaftNode+Step.swift 'guard recovering, leaderCommit > 0, leaderCommit <= matchedThrough,' 'guard recovering, leaderCommit > 0,'
+run_one "recovery ends on a commit index the message did not let the log match"
