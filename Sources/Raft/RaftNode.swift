@@ -168,7 +168,7 @@ public struct RaftNode: Sendable {
         }
         for peer in peers {
             // Sent only after term and vote are durable (Ready.messages).
-            send(to: peer, .requestVote(lastLogIndex: log.lastIndex, lastLogTerm: log.lastTerm), eager: false)
+            send(to: peer, .requestVote(lastLogIndex: log.lastIndex, lastLogTerm: log.lastTerm))
         }
     }
 
@@ -313,9 +313,11 @@ public struct RaftNode: Sendable {
 
     // MARK: - Output
 
-    mutating func send(to peer: NodeID, _ kind: MessageKind, eager: Bool) {
+    /// Queues a message: in `eagerMessages` if its kind may precede persistence, otherwise in
+    /// `messages`, sent only after this Ready is durable (`MessageKind.mayPrecedePersistence`).
+    mutating func send(to peer: NodeID, _ kind: MessageKind) {
         let m = Message(from: id, to: peer, term: term, kind: kind)
-        if eager { eagerMessages.append(m) } else { messages.append(m) }
+        if kind.mayPrecedePersistence { eagerMessages.append(m) } else { messages.append(m) }
     }
 
     func checkInvariants() {
