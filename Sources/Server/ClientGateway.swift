@@ -111,6 +111,8 @@ final class ClientGateway: @unchecked Sendable {
         let idleLimit = UInt64(limits.idleTimeoutMilliseconds) * 1_000_000
         var halfSent = 0, idle = 0
         for client in connections.values where !client.failed {
+            // A frame is incomplete because we stopped reading: not the client's delay.
+            if client.connection.isReadingPaused { client.frameStarted = client.frameStarted.map { _ in now } }
             if let started = client.frameStarted {
                 if frameLimit > 0, now &- started > frameLimit {
                     halfSent += 1
@@ -200,6 +202,7 @@ final class ClientGateway: @unchecked Sendable {
             do {
                 guard let frame = try client.decoder.next() else { return }
                 handle(frame, from: client)
+                holdReadsIfFull(client)
             } catch {
                 if !streamError(error, on: client) { return }
             }
@@ -294,6 +297,17 @@ final class ClientGateway: @unchecked Sendable {
     func deliver(_ origin: RequestOrigin, _ outcome: ClientOutcome) {
         guard let client = connections[origin.caller], let service else { return }
         send(service.reply(for: outcome), to: client, requestID: origin.requestID)
+        if client.connection.isOpen, client.connection.holdReads, service.inFlight(caller: client.id) < limits.maxInflightPerConnection {
+            client.connection.holdReads = false
+        }
+    }
+
+    /// Backpressure: a connection with as many requests in flight as it may have is not read
+    /// until one completes, so its next requests wait in TCP instead of costing a `busy` each.
+    private func holdReadsIfFull(_ client: ClientConnection) {
+        guard let service, client.connection.isOpen, !client.connection.holdReads,
+              service.inFlight(caller: client.id) >= limits.maxInflightPerConnection else { return }
+        client.connection.holdReads = true
     }
 
     /// Answers requests past their deadline with `timeout`: outcome unknown, retry with the
