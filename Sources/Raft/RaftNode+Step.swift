@@ -155,16 +155,16 @@ extension RaftNode {
         send(to: leaderID, .appendEntriesResponse(success: true, index: lastNew, hintTerm: 0, hintIndex: 0))
     }
 
-    /// While recovering: a commit index the leader reported lies within what our log now
-    /// matches and is of the leader's term, so our log holds every entry committed before
-    /// this term. Entries of this term the leader committed by counting acknowledgements
-    /// from our old disk are covered too: the leader stops counting those (and sends
-    /// heartbeats with commit 0) once we reject below them, which happens before our log can
-    /// match it, and resumes only when we hold them again. A commit cut short by the batch
-    /// (leaderCommit > matchedThrough) is not enough.
+    /// While recovering: remembers a commit index the leader reported that lies within what
+    /// this message let our log match (never one cut short by the batch). Recovery ends on it
+    /// only if its entry is of the leader's term (`maybeFinishRecovery`): then our log holds
+    /// every entry committed before this term. Entries of this term the leader committed by
+    /// counting acknowledgements from our old disk are covered too: the leader stops counting
+    /// those (and sends heartbeats with commit 0) once we reject below them, which happens
+    /// before our log can match it, and resumes only when we hold them again. A commit of an
+    /// earlier term is only ever below a good target, so keeping the highest is enough.
     private mutating func noteRecoveryTarget(leaderCommit: LogIndex, matchedThrough: LogIndex) {
-        guard recovering, leaderCommit > 0, leaderCommit <= matchedThrough,
-              log.term(at: leaderCommit) == term else { return }
+        guard recovering, leaderCommit > 0, leaderCommit <= matchedThrough else { return }
         recoveryTarget = max(recoveryTarget, leaderCommit)
     }
 

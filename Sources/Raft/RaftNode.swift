@@ -204,10 +204,11 @@ public struct RaftNode: Sendable {
         events.append(.recoveryStarted)
     }
 
-    /// Ends recovery once the target commit index is durable here.
+    /// Ends recovery once the target commit index is durable here and its entry is of the
+    /// current leader's term (a commit of an earlier term may miss what this term committed).
     mutating func maybeFinishRecovery() {
-        guard recovering, recoveryTarget > 0, log.persisted >= recoveryTarget,
-              log.committed >= recoveryTarget, log.term(at: recoveryTarget) == term else { return }
+        guard recovering, recoveryTarget > 0, log.persisted >= recoveryTarget, log.committed >= recoveryTarget,
+              log.term(at: recoveryTarget) == term else { return }
         recovering = false
         events.append(.recoveryFinished(commit: recoveryTarget, term: term))
         recoveryTarget = 0
