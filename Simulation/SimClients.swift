@@ -1,5 +1,6 @@
 import KV
 import Raft
+import Linearizability
 import Replica
 
 /// Simulated clients: each issues one operation at a time to the node it believes leads,

@@ -39,8 +39,18 @@ public enum MessageKind: Sendable, Equatable {
     case installSnapshotResponse(index: LogIndex, nextOffset: UInt64, done: Bool)
 }
 
-extension MessageKind {
-    /// A short name for logs and traces.
+/// The one table of message kinds: the tag a kind has on the wire (Wire's peer codec) and
+/// its name in logs and simulation traces.
+public enum MessageTag: UInt8, Sendable, CaseIterable {
+    case requestVote = 1
+    case requestVoteResponse = 2
+    case appendEntries = 3
+    case appendEntriesResponse = 4
+    case heartbeat = 5
+    case heartbeatResponse = 6
+    case installSnapshot = 7
+    case installSnapshotResponse = 8
+
     public var name: String {
         switch self {
         case .requestVote: return "RequestVote"
@@ -53,4 +63,22 @@ extension MessageKind {
         case .installSnapshotResponse: return "InstallSnapshotResponse"
         }
     }
+}
+
+extension MessageKind {
+    public var tag: MessageTag {
+        switch self {
+        case .requestVote: return .requestVote
+        case .requestVoteResponse: return .requestVoteResponse
+        case .appendEntries: return .appendEntries
+        case .appendEntriesResponse: return .appendEntriesResponse
+        case .heartbeat: return .heartbeat
+        case .heartbeatResponse: return .heartbeatResponse
+        case .installSnapshot: return .installSnapshot
+        case .installSnapshotResponse: return .installSnapshotResponse
+        }
+    }
+
+    /// A short name for logs and traces.
+    public var name: String { tag.name }
 }
