@@ -27,23 +27,28 @@ let package = Package(
         // Frame header and message codecs for peer and client traffic.
         .target(name: "Wire", dependencies: ["Codec", "Raft", "KV"]),
         // One replica's logic minus I/O: drives the core, storage and state machine.
-        .target(name: "Replica", dependencies: ["Raft", "KV", "Storage"]),
+        .target(name: "Replica", dependencies: ["Raft", "KV", "Storage", "Codec"]),
+        // The client-request lifecycle shared by kvd and the simulator: admit, propose,
+        // resolve, expire, map to the wire reply. Transport-free.
+        .target(name: "Service", dependencies: ["Raft", "KV", "Replica", "Storage", "Wire", "Heap"]),
         // Sockets, epoll event loop, timers.
         .target(name: "Transport", dependencies: ["CEpoll", "Posix", "Heap"]),
-        // Flag parsing and logging for the executables.
+        // Leveled, structured log lines; rate-limited repeats.
+        .target(name: "Logging"),
+        // Flag parsing for the executables.
         .target(name: "CLI"),
         // The kvd runtime: Replica over Transport and the POSIX disk.
-        .target(name: "Server", dependencies: ["Replica", "Raft", "KV", "Codec", "Transport", "Wire", "Storage", "CLI"]),
+        .target(name: "Server", dependencies: ["Replica", "Service", "Raft", "KV", "Transport", "Wire", "Storage", "CLI", "Logging", "Posix"]),
         .target(name: "KVClient", dependencies: ["Wire", "Transport", "KV"]),
         .executableTarget(name: "kvd", dependencies: ["Server", "CLI", "Transport"]),
-        .executableTarget(name: "kvctl", dependencies: ["KVClient", "CLI"]),
+        .executableTarget(name: "kvctl", dependencies: ["KVClient", "CLI", "Wire"]),
         // An in-memory file system with crash semantics (torn writes, lost unsynced bytes),
         // for the simulator and the storage tests.
         .target(name: "StorageTestSupport", dependencies: ["Raft", "Storage"]),
         // Wing-Gong linearizability checker over recorded key-value histories.
         .target(name: "Linearizability"),
         // Deterministic simulator: network, disk, clock, clients, checkers.
-        .target(name: "Simulation", dependencies: ["Raft", "KV", "Replica", "Storage", "Heap", "StorageTestSupport", "Linearizability"], path: "Simulation",
+        .target(name: "Simulation", dependencies: ["Raft", "KV", "Replica", "Service", "Wire", "Storage", "Heap", "StorageTestSupport", "Linearizability"], path: "Simulation",
                 // Speed: the harness is single-threaded per run; dynamic exclusivity checks on its
                 // classes cost ~10% of simulated throughput. Product modules keep them.
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
@@ -58,17 +63,19 @@ let package = Package(
 
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
         .testTarget(name: "HeapTests", dependencies: ["Heap"]),
-        .testTarget(name: "CodecTests", dependencies: ["Codec"]),
-        .testTarget(name: "KVTests", dependencies: ["KV"]),
+        .testTarget(name: "CodecTests", dependencies: ["Codec", "Raft"]),
+        .testTarget(name: "KVTests", dependencies: ["KV", "Codec", "Raft"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Codec", "StorageTestSupport", "Posix"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Raft", "KV", "Codec"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Posix"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "SimulateCommand", "Raft", "KV", "Replica", "Storage", "StorageTestSupport", "Linearizability"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "SimulateCommand", "Raft", "KV", "Replica", "Service", "Storage", "StorageTestSupport", "Linearizability"]),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability", "Raft"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "Replica", "Raft", "KV", "Wire", "Storage"]),
         .testTarget(name: "EndToEndTests", dependencies: ["KVClient", "Wire", "KV", "Codec", "Linearizability"]),
         .testTarget(name: "CLITests", dependencies: ["CLI"]),
+        .testTarget(name: "LoggingTests", dependencies: ["Logging"]),
         .testTarget(name: "KVClientTests", dependencies: ["KVClient", "Wire", "Transport", "KV"]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Wire", "Transport", "Raft", "KV", "Storage", "CLI", "Codec"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Wire", "Transport", "Raft", "KV", "Storage", "CLI", "Logging", "Codec", "Posix"]),
     ],
     swiftLanguageModes: [.v6]
 )

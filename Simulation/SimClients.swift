@@ -2,16 +2,17 @@ import KV
 import Raft
 import Linearizability
 import Replica
+import Wire
 
-/// Simulated clients: each issues one operation at a time to the node it believes leads,
+/// Simulated clients: each registers a session, then issues one operation at a time to the node it believes leads,
 /// follows not-leader hints, and on timeout retries elsewhere with the same (client id,
 /// sequence) so the session layer applies it at most once. Every operation is recorded
 /// for the linearizability check.
 public struct SimClients {
     struct Outstanding {
-        var kind: KVOperationKind
-        var request: ClientRequest
-        var historyID: Int
+        /// A session registration, or a request recorded in the history as `historyID`.
+        var request: LogCommand
+        var historyID: Int?
         var token: UInt64
         var sentAt: UInt64
         var attempts: Int
@@ -19,7 +20,8 @@ public struct SimClients {
 
     struct Client {
         var endpoint: UInt64
-        var clientID: UInt64
+        /// The registered session; nil until the registration is answered or after it expired.
+        var clientID: UInt64?
         var sequence: UInt64 = 0
         var target: NodeID
         var op: Outstanding?
@@ -37,6 +39,8 @@ public struct SimClients {
     public var issuing = true
     public private(set) var completedOps = 0
     public private(set) var retries = 0
+    /// Requests answered `sessionExpired` (their session was evicted).
+    public private(set) var expirations = 0
     /// Set when a reply contradicts the client protocol (e.g. a session expired unasked).
     public private(set) var violation: String?
 
@@ -45,7 +49,7 @@ public struct SimClients {
         self.keys = (0..<keys).map { Array("k\($0)".utf8) }
         self.timeoutTicks = timeoutTicks
         clients = (0..<count).map { i in
-            Client(endpoint: clientBase + UInt64(i), clientID: rng.next() | 1, target: nodes[Int(rng.below(UInt64(nodes.count)))])
+            Client(endpoint: clientBase + UInt64(i), target: nodes[Int(rng.below(UInt64(nodes.count)))])
         }
         self.rng = rng
     }
@@ -57,7 +61,7 @@ public struct SimClients {
     public mutating func step(_ cluster: SimCluster) {
         for i in clients.indices {
             let replies = cluster.clientInbox.removeValue(forKey: clients[i].endpoint) ?? []
-            for (token, outcome) in replies { handle(i, token: token, outcome: outcome, cluster) }
+            for (token, reply) in replies { handle(i, token: token, reply: reply, cluster) }
             if let op = clients[i].op, cluster.now >= op.sentAt + timeoutTicks {
                 retries += 1
                 clients[i].target = cluster.ids[Int(rng.below(UInt64(cluster.ids.count)))]
@@ -70,6 +74,10 @@ public struct SimClients {
     }
 
     private mutating func issue(_ i: Int, _ cluster: SimCluster) {
+        guard let clientID = clients[i].clientID else {
+            clients[i].op = Outstanding(request: .register, historyID: nil, token: 0, sentAt: cluster.now, attempts: 0)
+            return resend(i, cluster)
+        }
         clients[i].sequence += 1
         let seq = clients[i].sequence
         let key = keys[Int(rng.below(UInt64(keys.count)))]
@@ -85,9 +93,9 @@ public struct SimClients {
             kind = .delete(key: key); command = .delete(key: key)
         }
         // One operation at a time: everything below this sequence has been answered.
-        let req = ClientRequest(clientID: clients[i].clientID, sequence: seq, firstUnacknowledged: seq, command: command)
-        let hid = history.invoke(client: clients[i].clientID, kind: kind, at: cluster.now)
-        clients[i].op = Outstanding(kind: kind, request: req, historyID: hid, token: 0, sentAt: cluster.now, attempts: 0)
+        let req = ClientRequest(clientID: clientID, sequence: seq, firstUnacknowledged: seq, command: command)
+        let hid = history.invoke(client: clientID, kind: kind, at: cluster.now)
+        clients[i].op = Outstanding(request: .request(req), historyID: hid, token: 0, sentAt: cluster.now, attempts: 0)
         resend(i, cluster)
     }
 
@@ -99,39 +107,61 @@ public struct SimClients {
         clients[i].op = op
     }
 
-    private mutating func handle(_ i: Int, token: UInt64, outcome: ClientOutcome, _ cluster: SimCluster) {
+    private mutating func handle(_ i: Int, token: UInt64, reply: ClientReply, _ cluster: SimCluster) {
         guard let op = clients[i].op, op.token == token else { return } // a stale attempt's reply
-        switch outcome {
-        case let .result(r):
+        switch reply {
+        case let .kv(r):
             let o: KVOperationOutcome
             switch r {
             case .stored: o = .ok
             case let .value(v): o = .value(v)
             case let .deleted(n): o = .deleted(n)
+            case let .registered(id):
+                clients[i].clientID = id
+                clients[i].sequence = 0
+                clients[i].op = nil
+                return
             case .sessionExpired:
-                violation = "client \(clients[i].clientID) seq \(op.request.sequence): session expired although it was never acknowledged"
+                // Evicted: the outcome is unknown; start a new session.
+                if let hid = op.historyID { history.giveUp(id: hid) }
+                clients[i].clientID = nil
+                clients[i].op = nil
+                expirations += 1
+                return
+            case let .refused(why):
+                violation = "client \(clients[i].clientID ?? 0): request refused by the session rules: \(why)"
                 return
             }
-            history.complete(id: op.historyID, outcome: o, at: cluster.now)
+            guard let hid = op.historyID else {
+                violation = "client \(clients[i].clientID ?? 0): registration answered with \(r)"
+                return
+            }
+            history.complete(id: hid, outcome: o, at: cluster.now)
             clients[i].op = nil
             clients[i].completed += 1
             completedOps += 1
             clients[i].readyAt = cluster.now + rng.below(3)
-        case let .notLeader(leader):
-            clients[i].target = leader != noNode ? leader : cluster.ids[Int(rng.below(UInt64(cluster.ids.count)))]
+        case let .error(.notLeader(leader, _)) where cluster.ids.contains(leader):
+            clients[i].target = leader
             resend(i, cluster)
-        case .busy, .dropped:
-            // Not applied (or unknown for dropped-after-snapshot): retry the same sequence.
+        case .error(.unavailable), .error(.notLeader):
+            // No (reachable) leader known there: try another member, same sequence.
+            clients[i].target = cluster.ids[Int(rng.below(UInt64(cluster.ids.count)))]
             resend(i, cluster)
-        case let .tooLarge(limit):
-            violation = "request refused as too large (limit \(limit)) though it is tiny"
+        case .error(.busy), .error(.timeout):
+            // Not applied, or unknown: retry the same sequence (the session dedupes).
+            resend(i, cluster)
+        case let .error(e):
+            violation = "client \(clients[i].clientID ?? 0) seq \(op.request.request?.sequence ?? 0): unexpected refusal: \(e)"
+        case .status, .members, .hello:
+            violation = "client \(clients[i].clientID ?? 0) seq \(op.request.request?.sequence ?? 0): a non-KV reply to a KV call"
         }
     }
 
     /// Ends the run: operations still outstanding have an unknown outcome.
     public mutating func giveUpOutstanding() {
         for i in clients.indices {
-            if let op = clients[i].op { history.giveUp(id: op.historyID) }
+            if let hid = clients[i].op?.historyID { history.giveUp(id: hid) }
             clients[i].op = nil
         }
     }

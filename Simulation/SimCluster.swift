@@ -1,14 +1,17 @@
 import KV
 import Raft
 import Replica
+import Service
 import Storage
 import StorageTestSupport
+import Wire
 
 /// What travels on the simulated network.
 public enum SimPacket {
     case raft(Message)
-    case request(ClientRequest, token: UInt64)
-    case reply(token: UInt64, outcome: ClientOutcome)
+    case request(LogCommand, token: UInt64)
+    /// What kvd would put on the wire: the service's `reply(for:)` of the outcome.
+    case reply(token: UInt64, reply: ClientReply)
 }
 
 /// One event of a run, kept in a ring for failure reports and hashed into the trace.
@@ -82,6 +85,8 @@ public final class SimCluster {
         /// Chance that a node is killed (and restarted a few ticks later) right after it
         /// grants a vote: the moment a lost vote would matter.
         public var crashAfterVoteRate = 0.0
+        /// Size of every replica's client-session table (small: evictions under churn).
+        public var sessionLimits = SessionLimits()
         /// WAL segment size on the simulated disk (small, so rollover and deletion happen).
         public var walSegmentBytes = 16 * 1024
         public init() {}
@@ -93,6 +98,8 @@ public final class SimCluster {
     public private(set) var now: UInt64 = 0
     public var network = SimNetwork<SimPacket>()
     public private(set) var replicas: [Replica?]
+    /// Each live node's client-request service (the module kvd drives), rebuilt on restart.
+    public private(set) var services: [ClientRequestService?]
     /// File systems under each node's write-ahead log (which loses unsynced bytes and tears
     /// writes on a crash); they survive crashes, the WAL objects do not.
     public let fileSystems: [SimFileSystem]
@@ -134,8 +141,7 @@ public final class SimCluster {
     /// Called for every Raft message a node sends (tests count traffic with it).
     public var onSend: ((NodeID, Message) -> Void)?
     /// Client replies delivered, by token.
-    public var clientInbox: [UInt64: [(token: UInt64, outcome: ClientOutcome)]] = [:]
-    private var tokenOwner: [UInt64: UInt64] = [:]
+    public var clientInbox: [UInt64: [(token: UInt64, reply: ClientReply)]] = [:]
     private var nextToken: UInt64 = 1
     /// Paused nodes and the tick they resume at; messages that reached them meanwhile.
     private var pausedUntil: [NodeID: UInt64] = [:]
@@ -155,13 +161,16 @@ public final class SimCluster {
         var root = SeededRandom(seed: seed)
         netRng = root.fork()
         faultRng = root.fork()
-        diskRng = root.fork()
+        // Not forked from `root`: the node seeds drawn from it stay what they were before the
+        // disk drew anything (scenario tests depend on their elections).
+        diskRng = SeededRandom(seed: seed ^ 0xD15C_1A7E_0C7A_11E5)
         fileSystems = ids.map { _ in SimFileSystem() }
         replicas = Array(repeating: nil, count: nodes)
         writing = Array(repeating: nil, count: nodes)
         syncAt = Array(repeating: .max, count: nodes)
         durable = Array(repeating: nil, count: nodes)
         ledTerm = Array(repeating: 0, count: nodes)
+        services = Array(repeating: nil, count: nodes)
         for id in ids { start(id, seed: root.next()) }
     }
 
@@ -181,6 +190,7 @@ public final class SimCluster {
         ro.snapshotEvery = options.snapshotEvery
         ro.snapshotBytes = options.snapshotBytes
         ro.retainedTail = options.retainedTail
+        ro.sessionLimits = options.sessionLimits
         let r: Replica
         do {
             var wo = WALOptions()
@@ -194,21 +204,29 @@ public final class SimCluster {
             if options.checkPromises { durable[Int(id - 1)] = DurableState(openedNode: r.node) }
             // As kvd does on a background thread, the snapshot is written a little later
             // while the replica keeps going; here "later" is a seeded number of ticks.
-            r.onSnapshotJob = { [unowned self] job in
+            r.snapshotWorker = DelayedSnapshotWorker { [unowned self] job in
                 self.snapshotJobs.append((id, self.now + 1 + self.faultRng.below(5), job))
             }
         } catch {
             invariants.fail("node \(id) failed to restart from its disk: \(error)")
             return
         }
+        r.onUndecodableEntry = { [unowned self] e, error in
+            // Every payload in a simulated log was encoded by LogCommand: a failure is a bug.
+            preconditionFailure("seed \(self.seed): node \(id) committed entry \(e.index) does not decode: \(error)")
+        }
         r.onApply = { [unowned self] e in
             self.invariants.observeApply(node: id, entry: e)
             self.record(TraceEvent(tick: self.now, kind: .apply, a: id, b: e.index, c: e.term))
         }
         replicas[Int(id - 1)] = r
+        var limits = ClientRequestService.Limits()
+        limits.maxInflightPerCaller = limits.maxPending  // direct proposals in tests all come from one caller
+        services[Int(id - 1)] = ClientRequestService(replica: r, limits: limits, view: self)
     }
 
     public func replica(_ id: NodeID) -> Replica? { replicas[Int(id - 1)] }
+    public func service(_ id: NodeID) -> ClientRequestService? { services[Int(id - 1)] }
     public func isUp(_ id: NodeID) -> Bool { replicas[Int(id - 1)] != nil }
     public var liveIDs: [NodeID] { ids.filter(isUp) }
 
@@ -235,6 +253,7 @@ public final class SimCluster {
         // Its background snapshot dies with the process (the file may be left half written).
         snapshotJobs.removeAll { $0.node == id }
         replicas[Int(id - 1)] = nil
+        services[Int(id - 1)] = nil
         // A write in flight dies with the process: the file system keeps what it keeps.
         writing[Int(id - 1)] = nil
         syncAt[Int(id - 1)] = .max
@@ -287,20 +306,28 @@ public final class SimCluster {
 
     /// Sends a client request from `client` (an endpoint >= clientBase) to `node`.
     public func sendRequest(from client: UInt64, to node: NodeID, _ req: ClientRequest) -> UInt64 {
+        sendRequest(from: client, to: node, .request(req))
+    }
+
+    public func sendRequest(from client: UInt64, to node: NodeID, _ command: LogCommand) -> UInt64 {
         let token = nextToken
         nextToken += 1
-        tokenOwner[token] = client
-        network.send(from: client, to: node, .request(req, token: token), now: now, rng: &netRng)
+        network.send(from: client, to: node, .request(command, token: token), now: now, rng: &netRng)
         return token
     }
 
     /// Proposes directly on `node` (bypassing the network); the outcome lands in `directReplies`.
     @discardableResult
     public func propose(on node: NodeID, _ req: ClientRequest) -> (token: UInt64, refused: ClientOutcome?) {
+        propose(on: node, .request(req))
+    }
+
+    @discardableResult
+    public func propose(on node: NodeID, _ command: LogCommand) -> (token: UInt64, refused: ClientOutcome?) {
         let token = nextToken
         nextToken += 1
-        guard let r = replica(node) else { return (token, .notLeader(leader: noNode)) }
-        let refused = r.submit(req, token: token)
+        guard let s = service(node) else { return (token, .notLeader(leader: noNode)) }
+        let refused = s.submit(command, from: RequestOrigin(caller: directCaller, requestID: token), now: now)
         if let refused { directReplies[token] = refused }
         return (token, refused)
     }
@@ -383,14 +410,17 @@ public final class SimCluster {
             r.receive(m)
             observe(to, r)
         case let .request(req, token):
-            guard let r = replica(to) else { return }
-            record(TraceEvent(tick: now, kind: .request, a: from, b: to, c: req.sequence))
-            if let refused = r.submit(req, token: token) {
-                network.send(from: to, to: from, .reply(token: token, outcome: refused), now: now, rng: &netRng)
+            let origin = RequestOrigin(caller: from, requestID: token)
+            // The simulated network may duplicate a packet; a client connection never does, so a
+            // copy of a request still in flight is dropped rather than refused.
+            guard let s = service(to), !s.isInFlight(origin) else { return }
+            record(TraceEvent(tick: now, kind: .request, a: from, b: to, c: req.request?.sequence ?? 0))
+            if let refused = s.submit(req, from: origin, now: now) {
+                network.send(from: to, to: from, .reply(token: token, reply: s.reply(for: refused)), now: now, rng: &netRng)
             }
-        case let .reply(token, outcome):
+        case let .reply(token, reply):
             record(TraceEvent(tick: now, kind: .reply, a: from, b: to, c: token))
-            clientInbox[to, default: []].append((token, outcome))
+            clientInbox[to, default: []].append((token, reply))
         }
     }
 
@@ -441,7 +471,9 @@ public final class SimCluster {
     /// ticks later, while the node keeps receiving messages. A crash may land between phases.
     private func process(_ id: NodeID) {
         let k = Int(id - 1)
-        guard let r = replica(id) else { return }
+        guard let r = replica(id), let service = service(id) else { return }
+        if let due = service.nextDeadline, due <= now { service.expire(now: now) { answer(from: id, service, $0, $1) } }
+        service.deliverOrphans { answer(from: id, service, $0, $1) }
         do {
             if syncAt[k] != .max {
                 guard syncAt[k] <= now, let rd = writing[k] else { return }
@@ -486,16 +518,11 @@ public final class SimCluster {
         }
         if rd.persists && crashMidReady(id, beforeSync: false) { return false }
         var grantedVote = false
-        try r.finish(rd, send: { m in
+        guard let service = service(id) else { return false }
+        try service.finish(rd, send: { m in
             if case .requestVoteResponse(true) = m.kind { grantedVote = true }
             send(m, from: id, r)
-        }, reply: { token, outcome in
-            if let client = tokenOwner.removeValue(forKey: token) {
-                network.send(from: id, to: client, .reply(token: token, outcome: outcome), now: now, rng: &netRng)
-            } else {
-                directReplies[token] = outcome
-            }
-        })
+        }, deliver: { origin, outcome in answer(from: id, service, origin, outcome) })
         observe(id, r)
         if r.node.protocolViolations > 0 {
             invariants.fail("node \(id) received an AppendEntries that would change committed entries")
@@ -506,6 +533,17 @@ public final class SimCluster {
             return false
         }
         return true
+    }
+
+    /// Routes a resolved request: a direct proposal's outcome to `directReplies`, a client's
+    /// as the wire reply kvd would send.
+    private func answer(from id: NodeID, _ service: ClientRequestService, _ origin: RequestOrigin, _ outcome: ClientOutcome) {
+        if origin.caller == directCaller {
+            directReplies[origin.requestID] = outcome
+        } else {
+            network.send(from: id, to: origin.caller, .reply(token: origin.requestID, reply: service.reply(for: outcome)),
+                         now: now, rng: &netRng)
+        }
     }
 
     /// The send path: counts, checks the promise against durable state, hands to the network.
@@ -573,4 +611,22 @@ public final class SimCluster {
     public func node(_ id: NodeID) -> RaftNode? { replica(id)?.node }
 
     public var maxTerm: Term { liveIDs.map { replica($0)!.node.term }.max() ?? 0 }
+}
+
+/// The caller id of proposals made with `propose(on:)` (client endpoints are >= clientBase).
+let directCaller: UInt64 = 0
+
+extension SimCluster: ClusterView {
+    /// A crashed leader's connections are gone, so members stop redirecting to it at once,
+    /// as kvd's do when the peer link drops.
+    public func redirectAddress(of leader: NodeID) -> String? {
+        ids.contains(leader) && isUp(leader) ? "n\(leader)" : nil
+    }
+}
+
+/// The simulator's `SnapshotWorker`: queues the job; `runDueSnapshotJobs` writes it later.
+private final class DelayedSnapshotWorker: SnapshotWorker {
+    let enqueue: (SnapshotJob) -> Void
+    init(_ enqueue: @escaping (SnapshotJob) -> Void) { self.enqueue = enqueue }
+    func start(_ job: SnapshotJob) { enqueue(job) }
 }

@@ -1,7 +1,8 @@
 import Codec
 
-/// Limits on what a command may carry. Checked before proposing and again when decoding.
-public enum KVLimits {
+/// Size limits on what a command may carry. Checked by the client before sending, by the
+/// server when decoding a call, and again when decoding a log entry.
+public enum KVCommandLimits {
     public static let maxKeyBytes = 64 * 1024
     public static let maxValueBytes = 1024 * 1024
 }
@@ -18,16 +19,24 @@ public enum KVCommand: Sendable, Equatable {
         case let .put(k, _), let .get(k), let .delete(k): return k
         }
     }
+
+    /// Reads change nothing, so a retried read simply runs again (its result is not cached).
+    public var isRead: Bool {
+        if case .get = self { return true }
+        return false
+    }
 }
 
-/// A command as proposed to the log: tagged with the client session for exactly-once
-/// semantics (Raft dissertation §6.3).
+/// A command as proposed to the log, tagged with its client session for exactly-once
+/// semantics (Raft dissertation §6.3). The session must have been registered first
+/// (`LogCommand.register`); the rules are in docs/protocol.md, "Sessions".
 public struct ClientRequest: Sendable, Equatable {
-    /// Non-zero; chosen at random by the client.
+    /// The session id the server assigned at registration (the registration's log index).
     public var clientID: UInt64
-    /// Starts at 1 and increases by one per new request; a retry reuses the number.
+    /// Non-zero. A new request takes the next number; a retry reuses it with the same command.
     public var sequence: UInt64
     /// Every sequence below this has had its reply received, so the server may forget it.
+    /// Must not exceed `sequence` (a request that breaks this is refused and changes nothing).
     public var firstUnacknowledged: UInt64
     public var command: KVCommand
 
@@ -39,19 +48,14 @@ public struct ClientRequest: Sendable, Equatable {
     }
 }
 
-/// The outcome of applying one command.
-public enum KVResult: Sendable, Equatable {
-    /// A put was applied; `revision` is the log index that applied it.
-    case stored(revision: UInt64)
-    /// A get; nil when the key is absent.
-    case value([UInt8]?)
-    /// A delete; how many keys were removed (0 or 1).
-    case deleted(count: Int)
-    /// The request's sequence is older than what the session still remembers.
-    case sessionExpired
+/// The payload of a normal log entry: either a session registration or a client request.
+public enum LogCommand: Sendable, Equatable {
+    /// Starts a new client session; its id is the index of the entry that applies it.
+    case register
+    case request(ClientRequest)
 }
 
-// MARK: - Encoding (log entry payload)
+// MARK: - Encoding (log entry payload and the client port's kv call)
 
 extension KVCommand {
     public func encode(into w: inout ByteWriter) {
@@ -69,11 +73,11 @@ extension KVCommand {
         let at = r.offset
         switch try r.readUInt8() {
         case 1:
-            let k = try r.readLengthPrefixed(limit: KVLimits.maxKeyBytes)
-            let v = try r.readLengthPrefixed(limit: KVLimits.maxValueBytes)
+            let k = try r.readLengthPrefixed(limit: KVCommandLimits.maxKeyBytes)
+            let v = try r.readLengthPrefixed(limit: KVCommandLimits.maxValueBytes)
             return .put(key: k, value: v)
-        case 2: return .get(key: try r.readLengthPrefixed(limit: KVLimits.maxKeyBytes))
-        case 3: return .delete(key: try r.readLengthPrefixed(limit: KVLimits.maxKeyBytes))
+        case 2: return .get(key: try r.readLengthPrefixed(limit: KVCommandLimits.maxKeyBytes))
+        case 3: return .delete(key: try r.readLengthPrefixed(limit: KVCommandLimits.maxKeyBytes))
         case let t: throw .unknownTag(offset: at, tag: UInt64(t), what: "kv command")
         }
     }
@@ -111,29 +115,36 @@ extension ClientRequest {
     }
 }
 
-extension KVResult {
+extension LogCommand {
+    /// Layout: tag u8 | fields. 1 = register (no fields), 2 = request (ClientRequest).
     public func encode(into w: inout ByteWriter) {
         switch self {
-        case let .stored(rev): w.writeUInt8(1); w.writeVarint(rev)
-        case let .value(v):
-            if let v { w.writeUInt8(2); w.writeLengthPrefixed(v) } else { w.writeUInt8(3) }
-        case let .deleted(n): w.writeUInt8(4); w.writeVarint(UInt64(n))
-        case .sessionExpired: w.writeUInt8(5)
+        case .register: w.writeUInt8(1)
+        case let .request(req): w.writeUInt8(2); req.encode(into: &w)
         }
     }
 
-    public static func decode(from r: inout ByteReader) throws(DecodeError) -> KVResult {
+    public func encoded() -> [UInt8] {
+        var w = ByteWriter(capacity: 40 + (request?.command.key.count ?? 0))
+        encode(into: &w)
+        return w.bytes
+    }
+
+    public var request: ClientRequest? {
+        if case let .request(r) = self { return r }
+        return nil
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(DecodeError) -> LogCommand {
+        var r = ByteReader(bytes)
         let at = r.offset
+        let cmd: LogCommand
         switch try r.readUInt8() {
-        case 1: return .stored(revision: try r.readVarint())
-        case 2: return .value(try r.readLengthPrefixed(limit: KVLimits.maxValueBytes))
-        case 3: return .value(nil)
-        case 4:
-            let n = try r.readVarint()
-            guard n <= 1 else { throw .invalid(offset: at, reason: "delete count \(n) > 1") }
-            return .deleted(count: Int(n))
-        case 5: return .sessionExpired
-        case let t: throw .unknownTag(offset: at, tag: UInt64(t), what: "kv result")
+        case 1: cmd = .register
+        case 2: cmd = .request(try ClientRequest.decode(from: &r))
+        case let t: throw .unknownTag(offset: at, tag: UInt64(t), what: "log command")
         }
+        try r.expectEnd()
+        return cmd
     }
 }

@@ -13,17 +13,22 @@ import Wire
 /// Writes and reads go to the leader (found by following `notLeader` redirects) and through
 /// the Raft log, so they are linearizable. A call retries on other members until
 /// `commandTimeout`; retries reuse its sequence number, so a retried put applies once.
+/// The client registers a session through the log before its first key-value call; if the
+/// cluster evicts it, the call in flight fails with `sessionExpired` (outcome unknown) and
+/// the next call registers a new session.
 public final class KVClient: Sendable {
     public let configuration: KVClientConfiguration
-    public let clientID: UInt64
     private let transport: ClientTransport
     private let state: Mutex<State>
 
     struct State: Sendable {
-        var session: ClientSession
+        /// Nil until registered, and again after the cluster expired it.
+        var session: ClientSession?
+        /// A registration call is out; others wait for it.
+        var registering = false
         var router: EndpointRouter
         var closed = false
-        /// Calls waiting for the session window to have room.
+        /// Calls waiting for a session or for the session window to have room.
         var windowWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
@@ -47,10 +52,8 @@ public final class KVClient: Sendable {
         }
         guard !addresses.isEmpty else { throw .invalidEndpoint("", reason: "no endpoints given") }
         self.configuration = configuration
-        self.clientID = configuration.clientID ?? UInt64.random(in: 1...UInt64.max)
         self.transport = try ClientTransport(dialTimeout: configuration.dialTimeout)
         self.state = Mutex(State(
-            session: ClientSession(clientID: clientID),
             router: EndpointRouter(endpoints: addresses, downMin: configuration.endpointDownMin,
                                    downMax: configuration.endpointDownMax)))
     }
@@ -71,6 +74,9 @@ public final class KVClient: Sendable {
     /// The endpoints this client was configured with, normalised.
     public var endpoints: [String] { state.withLock { $0.router.endpoints.map(\.description) } }
 
+    /// The session id the cluster assigned (nil before the first call registers one).
+    public var sessionID: UInt64? { state.withLock { $0.session?.clientID } }
+
     /// Where the client currently believes the leader is.
     public var leaderHint: String? { state.withLock { $0.router.leader?.description } }
 
@@ -79,9 +85,9 @@ public final class KVClient: Sendable {
     /// Stores `value` under `key`; returns the revision (log index) that applied it.
     @discardableResult
     public func put(_ key: [UInt8], _ value: [UInt8]) async throws(KVClientError) -> UInt64 {
-        let seq = try await begin(.put(key: key, value: value))
-        defer { finish(seq) }
-        return try await withFailover("put", sequence: seq, .put(key: key, value: value)) { (r: KVResult) -> UInt64? in
+        let call = try await begin(.put(key: key, value: value))
+        defer { finish(call) }
+        return try await withFailover("put", call, .put(key: key, value: value)) { (r: KVResult) -> UInt64? in
             if case let .stored(rev) = r { return rev }
             return nil
         }
@@ -89,9 +95,9 @@ public final class KVClient: Sendable {
 
     /// The value under `key`, or nil when absent. Linearizable (goes through the log).
     public func get(_ key: [UInt8]) async throws(KVClientError) -> [UInt8]? {
-        let seq = try await begin(.get(key: key))
-        defer { finish(seq) }
-        return try await withFailover("get", sequence: seq, .get(key: key)) { (r: KVResult) -> [UInt8]?? in
+        let call = try await begin(.get(key: key))
+        defer { finish(call) }
+        return try await withFailover("get", call, .get(key: key)) { (r: KVResult) -> [UInt8]?? in
             if case let .value(v) = r { return .some(v) }
             return nil
         }
@@ -100,9 +106,9 @@ public final class KVClient: Sendable {
     /// Removes `key`; returns how many keys were deleted (0 or 1).
     @discardableResult
     public func delete(_ key: [UInt8]) async throws(KVClientError) -> Int {
-        let seq = try await begin(.delete(key: key))
-        defer { finish(seq) }
-        return try await withFailover("delete", sequence: seq, .delete(key: key)) { (r: KVResult) -> Int? in
+        let call = try await begin(.delete(key: key))
+        defer { finish(call) }
+        return try await withFailover("delete", call, .delete(key: key)) { (r: KVResult) -> Int? in
             if case let .deleted(n) = r { return n }
             return nil
         }
@@ -156,33 +162,89 @@ public final class KVClient: Sendable {
 
     // MARK: Internals
 
-    /// Takes the next sequence, waiting while the session window is full.
-    private func begin(_ command: KVCommand) async throws(KVClientError) -> UInt64 {
+    /// One call's place in a session.
+    struct SessionSlot {
+        let sessionID: UInt64
+        let sequence: UInt64
+    }
+
+    /// Takes the next sequence, registering a session first if there is none and waiting
+    /// while the session window is full.
+    private func begin(_ command: KVCommand) async throws(KVClientError) -> SessionSlot {
         try Self.validate(command)
         let limit = configuration.sessionWindow
+        enum Step { case go(SessionSlot), register, wait }
         while true {
-            let seq = try state.withLock { s throws(KVClientError) -> UInt64? in
+            let step = try state.withLock { s throws(KVClientError) -> Step in
                 if s.closed { throw .closed }
-                return s.session.window < limit ? s.session.begin() : nil
-            }
-            if let seq { return seq }
-            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                // Checked again under the lock so a finish between the two cannot be missed.
-                let wake = state.withLock { s -> Bool in
-                    if s.closed || s.session.window < limit { return true }
-                    s.windowWaiters.append(c)
-                    return false
+                if var session = s.session {
+                    guard session.window < limit else { return .wait }
+                    let slot = SessionSlot(sessionID: session.clientID, sequence: session.begin())
+                    s.session = session
+                    return .go(slot)
                 }
-                if wake { c.resume() }
+                if s.registering { return .wait }
+                s.registering = true
+                return .register
+            }
+            switch step {
+            case let .go(slot): return slot
+            case .register: try await register()
+            case .wait:
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    // Checked again under the lock so a change between the two cannot be missed.
+                    let wake = state.withLock { s -> Bool in
+                        if s.closed { return true }
+                        if let session = s.session, session.window < limit { return true }
+                        if s.session == nil && !s.registering { return true }
+                        s.windowWaiters.append(c)
+                        return false
+                    }
+                    if wake { c.resume() }
+                }
             }
         }
     }
 
-    private func finish(_ sequence: UInt64) {
+    /// Registers a new session through the log (the caller set `registering`).
+    private func register() async throws(KVClientError) {
+        let outcome: Result<UInt64, KVClientError>
+        do {
+            outcome = .success(try await attempts("register session", call: { .register }) { (r: ClientReply) -> UInt64? in
+                if case let .kv(.registered(id)) = r { return id }
+                return nil
+            })
+        } catch {
+            outcome = .failure(error)
+        }
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.registering = false
+            if case let .success(id) = outcome { s.session = ClientSession(clientID: id) }
+            defer { s.windowWaiters.removeAll() }
+            return s.windowWaiters
+        }
+        for w in waiters { w.resume() }
+        _ = try outcome.get()
+    }
+
+    private func finish(_ slot: SessionSlot) {
         let limit = configuration.sessionWindow
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            s.session.finish(sequence)
-            guard s.session.window < limit, !s.windowWaiters.isEmpty else { return [] }
+            guard var session = s.session, session.clientID == slot.sessionID else { return [] }
+            session.finish(slot.sequence)
+            s.session = session
+            guard session.window < limit, !s.windowWaiters.isEmpty else { return [] }
+            defer { s.windowWaiters.removeAll() }
+            return s.windowWaiters
+        }
+        for w in waiters { w.resume() }
+    }
+
+    /// The cluster no longer knows `sessionID`: the next call registers a new session.
+    private func expire(_ sessionID: UInt64) {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            guard s.session?.clientID == sessionID else { return [] }
+            s.session = nil
             defer { s.windowWaiters.removeAll() }
             return s.windowWaiters
         }
@@ -192,25 +254,31 @@ public final class KVClient: Sendable {
     static func validate(_ command: KVCommand) throws(KVClientError) {
         let key = command.key
         if key.isEmpty { throw .badRequest("key is empty") }
-        if key.count > KVLimits.maxKeyBytes {
-            throw .tooLarge("key is \(key.count) bytes; the limit is \(KVLimits.maxKeyBytes)")
+        if key.count > KVCommandLimits.maxKeyBytes {
+            throw .tooLarge("key is \(key.count) bytes; the limit is \(KVCommandLimits.maxKeyBytes)")
         }
-        if case let .put(_, value) = command, value.count > KVLimits.maxValueBytes {
-            throw .tooLarge("value is \(value.count) bytes; the limit is \(KVLimits.maxValueBytes)")
+        if case let .put(_, value) = command, value.count > KVCommandLimits.maxValueBytes {
+            throw .tooLarge("value is \(value.count) bytes; the limit is \(KVCommandLimits.maxValueBytes)")
         }
     }
 
     /// Runs one key-value command with its fixed sequence until it gets a result.
-    private func withFailover<T>(_ operation: String, sequence: UInt64, _ command: KVCommand,
+    private func withFailover<T>(_ operation: String, _ slot: SessionSlot, _ command: KVCommand,
                                  _ extract: (KVResult) -> T?) async throws(KVClientError) -> T {
-        let clientID = self.clientID
-        return try await attempts(operation, call: {
-            // Recomputed per attempt: other calls may have finished meanwhile.
-            let fua = self.state.withLock { $0.session.firstUnacknowledged }
-            return .kv(ClientRequest(clientID: clientID, sequence: sequence, firstUnacknowledged: fua, command: command))
+        try await attempts(operation, call: {
+            // Recomputed per attempt: other calls may have finished meanwhile. Never above
+            // this call's own sequence (it has not been answered).
+            let fua = self.state.withLock { s in
+                s.session?.clientID == slot.sessionID ? s.session!.firstUnacknowledged : slot.sequence
+            }
+            return .kv(ClientRequest(clientID: slot.sessionID, sequence: slot.sequence,
+                                     firstUnacknowledged: min(fua, slot.sequence), command: command))
         }) { (reply: ClientReply) throws(KVClientError) -> T? in
             guard case let .kv(result) = reply else { return nil }
-            if result == .sessionExpired { throw .sessionExpired(sequence: sequence) }
+            if result == .sessionExpired {
+                expire(slot.sessionID)
+                throw .sessionExpired(sequence: slot.sequence)
+            }
             return extract(result)
         }
     }
@@ -310,7 +378,8 @@ public final class KVClient: Sendable {
     static func map(_ e: ClientError, at endpoint: String) -> KVClientError? {
         switch e {
         case let .badRequest(why): return .badRequest("\(why) (from \(endpoint))")
-        case let .tooLarge(limit): return .tooLarge("the request exceeds \(endpoint)'s limit of \(limit) bytes")
+        case let .tooLarge(limit, bytes): return .tooLarge("the \(limit) exceeds \(endpoint)'s limit of \(bytes) bytes")
+        case let .failed(code, message): return .badRequest("\(message) (error \(code) from \(endpoint))")
         case .notLeader, .unavailable, .timeout, .busy, .shuttingDown: return nil
         }
     }
@@ -321,7 +390,7 @@ public final class KVClient: Sendable {
         case .timedOut, .connectionLost:
             return f.maybeDelivered ? .timeout(operation: operation, after: timeout, lastProblem: "\(endpoint): \(f)")
                 : .unavailable("\(endpoint): \(f)")
-        case let .serverClosed(.tooLarge(limit)): return .tooLarge("the request exceeds \(endpoint)'s limit of \(limit) bytes")
+        case let .serverClosed(.tooLarge(limit, bytes)): return .tooLarge("the \(limit) exceeds \(endpoint)'s limit of \(bytes) bytes")
         case let .serverClosed(e): return .protocolViolation("\(endpoint) rejected the stream: \(e)")
         case let .protocolError(why): return .protocolViolation(why)
         case .cancelled: return .cancelled

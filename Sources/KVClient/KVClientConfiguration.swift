@@ -16,17 +16,15 @@ public struct KVClientConfiguration: Sendable {
     /// How long an endpoint that refused a connection is skipped (doubling per failure up to max).
     public var endpointDownMin: Duration
     public var endpointDownMax: Duration
-    /// Session id; nil picks a random non-zero one.
-    public var clientID: UInt64?
     /// At most this many sequences between the oldest unanswered request and the newest: the
-    /// server keeps results for that many per session (KVStateMachine.Limits.maxResultsPerSession),
+    /// server keeps results for that many per session (SessionLimits.maxResultsPerSession),
     /// so a retry inside the window is always answered from the cache, never applied twice.
     public var sessionWindow: UInt64 = 256
 
     public init(endpoints: [String], dialTimeout: Duration = .seconds(2), commandTimeout: Duration = .seconds(5),
                 attemptTimeout: Duration? = nil, retryBackoffMin: Duration = .milliseconds(10),
                 retryBackoffMax: Duration = .milliseconds(500), endpointDownMin: Duration = .milliseconds(50),
-                endpointDownMax: Duration = .seconds(2), clientID: UInt64? = nil) {
+                endpointDownMax: Duration = .seconds(2)) {
         self.endpoints = endpoints
         self.dialTimeout = dialTimeout
         self.commandTimeout = commandTimeout
@@ -36,6 +34,5 @@ public struct KVClientConfiguration: Sendable {
         self.retryBackoffMax = retryBackoffMax
         self.endpointDownMin = endpointDownMin
         self.endpointDownMax = endpointDownMax
-        self.clientID = clientID
     }
 }

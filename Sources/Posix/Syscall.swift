@@ -15,10 +15,19 @@ public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
         self.errno = errno
     }
 
+    /// e.g. `mkdir /etc/hostname: ENOTDIR (Not a directory)`.
     public var description: String {
-        let reason = String(cString: strerror(errno))
-        return context.isEmpty ? "\(call): \(reason) (errno \(errno))" : "\(call) \(context): \(reason) (errno \(errno))"
+        let reason = errnoDescription(errno)
+        return context.isEmpty ? "\(call): \(reason)" : "\(call) \(context): \(reason)"
     }
+}
+
+/// EBADF and EFAULT mean the program passed a descriptor it does not own or a bad pointer:
+/// a bug, not a condition to handle, so it stops here (the way swift-nio's System.swift
+/// classifies errno) instead of travelling on as an ordinary I/O error.
+@inline(__always)
+public func preconditionIsNotProgrammerErrno(_ e: Int32, call: String) {
+    precondition(e != EBADF && e != EFAULT, "\(call) failed with \(errnoDescription(e)): a programming error")
 }
 
 /// Runs a system call that returns -1 and sets errno on failure, retrying EINTR.
@@ -30,6 +39,7 @@ public func syscall<T: FixedWidthInteger>(_ call: String, _ context: @autoclosur
         if r != -1 { return r }
         let e = Glibc.errno
         if e == EINTR { continue }
+        preconditionIsNotProgrammerErrno(e, call: call)
         throw SystemError(call: call, context: context(), errno: e)
     }
 }
@@ -43,6 +53,7 @@ public func syscallAllowingWouldBlock<T: FixedWidthInteger>(_ call: String, _ co
         let e = Glibc.errno
         if e == EINTR { continue }
         if e == EAGAIN || e == EWOULDBLOCK { return nil }
+        preconditionIsNotProgrammerErrno(e, call: call)
         throw SystemError(call: call, context: context(), errno: e)
     }
 }

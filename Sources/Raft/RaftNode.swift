@@ -112,6 +112,10 @@ public struct RaftNode: Sendable {
 
     // MARK: - Roles (§5.2)
 
+    /// Leaves the election timer alone (Figure 2, §5.2): it restarts only when we grant a
+    /// vote, hear from the current leader (`acceptLeader`) or campaign. A refused vote, a
+    /// higher term in a reply or a lost election must not restart it, or stale candidates
+    /// raising the term would keep the only electable node from ever timing out.
     mutating func becomeFollower(term newTerm: Term, leader newLeader: NodeID) {
         precondition(newTerm >= term, "terms never decrease")
         if newTerm > term {
@@ -123,7 +127,6 @@ public struct RaftNode: Sendable {
         progress.removeAll()
         votes.removeAll()
         pendingBroadcast = false
-        resetElectionTimer()
     }
 
     mutating func campaign() {

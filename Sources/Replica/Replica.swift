@@ -3,18 +3,18 @@ import KV
 import Raft
 import Storage
 
-/// What a client hears back about one request.
-public enum ClientOutcome: Sendable, Equatable {
-    /// Committed and applied.
-    case result(KVResult)
-    /// Refused before proposing: ask `leader` (noNode when unknown). Nothing happened.
-    case notLeader(leader: NodeID)
-    /// Refused before proposing: too many requests in flight. Nothing happened.
-    case busy
-    /// Refused before proposing: the request exceeds a size limit. Nothing happened.
-    case tooLarge(limit: Int)
-    /// The proposal was overwritten by another leader's entry: it was not applied.
-    case dropped
+/// What `process` reports about the log, so the client-request service (which tracks who
+/// proposed what) can resolve its requests. Reported in log order, on the replica's thread.
+public enum ReplicaEvent: Sendable, Equatable {
+    /// The entry at `index` (written in `term`) was applied; `result` is nil for entries that
+    /// carry no client command (leader no-ops).
+    case applied(index: LogIndex, term: Term, result: KVResult?)
+    /// This follower's log was rewritten from `index` on by a new leader: entries there may
+    /// have changed term, so proposals made there may never apply.
+    case replaced(from: LogIndex)
+    /// The state machine was replaced by a snapshot through `index`: whether a proposal at or
+    /// below it was applied is unknown here.
+    case restored(through: LogIndex)
 }
 
 /// A local snapshot to encode and make durable, possibly on another thread: `state` is a
@@ -25,9 +25,14 @@ public struct SnapshotJob: Sendable {
     public let metadata: SnapshotMetadata
     public let state: KVStateMachine
 
+    /// The snapshot's bytes (the expensive part: run it off the replica's thread).
+    public func encode() -> Snapshot {
+        Snapshot(metadata: metadata, data: state.snapshotBytes())
+    }
+
     /// Encodes the snapshot and writes its file with `store` (durable on return).
     public func run(writingWith store: SnapshotStore) -> Result<Snapshot, StorageError> {
-        let snapshot = Snapshot(metadata: metadata, data: state.snapshotBytes())
+        let snapshot = encode()
         do {
             try store.save(snapshot)
             return .success(snapshot)
@@ -35,6 +40,14 @@ public struct SnapshotJob: Sendable {
             return .failure(error)
         }
     }
+}
+
+/// Makes local snapshots durable off the replica's thread: kvd's background writer, the
+/// simulator's delayed disk. `start` must return at once; when the job is done the host calls
+/// `Replica.completeSnapshot` with its result, on the replica's thread. At most one job is
+/// out at a time.
+public protocol SnapshotWorker: AnyObject {
+    func start(_ job: SnapshotJob)
 }
 
 /// One replica's logic minus I/O: it drives the Raft core, persists through a
@@ -49,9 +62,8 @@ public final class Replica {
         public var snapshotBytes: Int = 64 << 20
         /// Entries kept after a snapshot for followers that lag a little.
         public var retainedTail: UInt64 = 1_000
-        /// At most this many proposals awaiting their outcome.
-        public var maxPending: Int = 16_384
-        public var kvLimits = KVStateMachine.Limits()
+        /// Size of the client-session table (docs/protocol.md, "Sessions").
+        public var sessionLimits = SessionLimits()
         public init() {}
     }
 
@@ -61,15 +73,20 @@ public final class Replica {
     public let options: Options
     /// Payload bytes applied since the last snapshot (for `snapshotBytes`).
     private var bytesSinceSnapshot = 0
-    /// Proposals in flight: log index -> (term proposed in, caller's token).
-    private var pending: [LogIndex: (term: Term, token: UInt64)] = [:]
     /// Applied (index, term, request) in order, for observers such as invariant checkers.
     public var onApply: ((Entry) -> Void)?
     /// Role, term and leader changes, for logs.
     public var onSoftState: ((SoftState) -> Void)?
+    /// A committed normal entry whose payload did not decode: it is skipped (applied as a
+    /// no-op on every replica alike, so the replicas stay equal), counted here and reported
+    /// through `onUndecodableEntry`. Only a bug or a foreign writer can cause it, because
+    /// every payload was encoded by `LogCommand.encode`: the simulator traps on it, kvd logs
+    /// an error and shows the count in status.
+    public private(set) var undecodableEntries: UInt64 = 0
+    public var onUndecodableEntry: ((Entry, DecodeError) -> Void)?
     /// Runs local snapshots off the replica's thread. Nil: snapshots are encoded and saved
     /// inline (`storage.saveSnapshot`), stalling the replica for as long as that takes.
-    public var onSnapshotJob: ((SnapshotJob) -> Void)?
+    public var snapshotWorker: (any SnapshotWorker)?
     /// A snapshot job is out; no other starts until `completeSnapshot`.
     public private(set) var snapshotInFlight = false
 
@@ -80,12 +97,12 @@ public final class Replica {
         self.options = options
         if let snap = state.snapshot {
             do {
-                kv = try KVStateMachine(snapshot: snap.data, limits: options.kvLimits)
+                kv = try KVStateMachine(snapshot: snap.data, limits: options.sessionLimits)
             } catch {
                 throw StorageError.corrupt(path: "snapshot@\(snap.metadata.index)", offset: 0, reason: "\(error)")
             }
         } else {
-            kv = KVStateMachine(limits: options.kvLimits)
+            kv = KVStateMachine(limits: options.sessionLimits)
         }
         node = RaftNode(config: config, state: state, seed: seed,
                         snapshotValidator: { KVStateMachine.snapshotChecksumValid($0) })
@@ -97,21 +114,13 @@ public final class Replica {
 
     public func receive(_ m: Message) { node.step(m) }
 
-    /// Proposes a client request. Returns an outcome at once when it was refused;
-    /// otherwise the outcome arrives through `process(...)`'s reply callback.
-    public func submit(_ request: ClientRequest, token: UInt64) -> ClientOutcome? {
-        guard pending.count < options.maxPending else { return .busy }
-        do {
-            let index = try node.propose(request.encoded())
-            pending[index] = (node.term, token)
-            return nil
-        } catch {
-            switch error {
-            case let .notLeader(leader): return .notLeader(leader: leader)
-            case .busy: return .busy
-            case let .tooLarge(_, limit): return .tooLarge(limit: limit)
-            }
-        }
+    /// Proposes a log command (a session registration or a client request) on the leader:
+    /// encoded here once, decoded once by every replica when it applies. Returns where it
+    /// went: it applies exactly when `process` reports `.applied` at this index with this
+    /// term. Who asked, and when to give up, is the client-request service's business.
+    public func propose(_ command: LogCommand) throws(ProposeError) -> (index: LogIndex, term: Term) {
+        let index = try node.propose(command.encoded())
+        return (index, node.term)
     }
 
     // MARK: - The Ready loop, in named phases
@@ -121,21 +130,21 @@ public final class Replica {
     /// which is after it is durable on a majority and here.
     /// `beforePersist` runs after the eager messages were handed to `send` and before the disk
     /// write starts, so a transport can put them on the wire while the fsync runs (§10.2.1).
-    public func process(send: (Message) -> Void, reply: (UInt64, ClientOutcome) -> Void,
+    public func process(send: (Message) -> Void, events: (ReplicaEvent) -> Void,
                         beforePersist: () -> Void = {}) throws(StorageError) {
         while let rd = nextReady() {
             for m in rd.eagerMessages { send(m) }
             if !rd.eagerMessages.isEmpty && rd.persists { beforePersist() }
             try write(rd)
             try sync(rd)
-            try finish(rd, send: send, reply: reply)
+            try finish(rd, send: send, events: events)
         }
     }
 
     /// Phase 1: the core's next Ready, or nil when idle. The caller then sends
     /// `eagerMessages` (they promise nothing unpersisted) and runs `write`, `sync` and
     /// `finish` on it, in that order, before asking for the next one. Between phases it may
-    /// keep calling `receive`, `tick` and `submit`: a host with a slow disk (the simulator)
+    /// keep calling `receive`, `tick` and `propose`: a host with a slow disk (the simulator)
     /// delivers messages while the write is in flight.
     public func nextReady() -> Ready? {
         guard let rd = node.ready() else { return nil }
@@ -158,14 +167,14 @@ public final class Replica {
     }
 
     /// Phase 4: sends the promises (`rd.messages`: votes, acknowledgements, candidacy), restores
-    /// a received snapshot, applies committed entries, answers their clients, and advances.
-    public func finish(_ rd: Ready, send: (Message) -> Void, reply: (UInt64, ClientOutcome) -> Void) throws(StorageError) {
+    /// a received snapshot, applies committed entries, reports them, and advances.
+    public func finish(_ rd: Ready, send: (Message) -> Void, events: (ReplicaEvent) -> Void) throws(StorageError) {
         // A leader only appends to its own log, so only a follower can see our proposals
-        // overwritten (after we lost leadership): scan then, not on the leader's hot path.
-        if node.role != .leader, let first = rd.entries.first { resolveOverwritten(from: first.index, reply: reply) }
+        // overwritten (after we lost leadership): report it then, not on the leader's hot path.
+        if node.role != .leader, let first = rd.entries.first { events(.replaced(from: first.index)) }
         for m in rd.messages { send(m) }
-        if let snap = rd.snapshot { restore(snap) }
-        for e in rd.committedEntries { apply(e, reply: reply) }
+        if let snap = rd.snapshot { restore(snap, events: events) }
+        for e in rd.committedEntries { apply(e, events: events) }
         node.advance(rd)
         try maybeSnapshot()
     }
@@ -178,44 +187,31 @@ public final class Replica {
     public var lastIndex: LogIndex { node.log.lastIndex }
     public func logTerm(at index: LogIndex) -> Term? { node.log.term(at: index) }
 
-    /// Entries from `index` on were replaced (a new leader's log won): our proposals there
-    /// whose term no longer matches will never apply. Replies go out in index order.
-    private func resolveOverwritten(from index: LogIndex, reply: (UInt64, ClientOutcome) -> Void) {
-        guard !pending.isEmpty else { return }
-        let affected = pending.keys.filter { $0 >= index }.sorted()
-        for i in affected where node.log.term(at: i) != pending[i]!.term {
-            reply(pending.removeValue(forKey: i)!.token, .dropped)
-        }
-    }
-
-    private func restore(_ snap: Snapshot) {
+    private func restore(_ snap: Snapshot, events: (ReplicaEvent) -> Void) {
         // The core verified the checksum before handing the snapshot out.
-        guard let restored = try? KVStateMachine(snapshot: snap.data, limits: options.kvLimits) else {
+        guard let restored = try? KVStateMachine(snapshot: snap.data, limits: options.sessionLimits) else {
             preconditionFailure("snapshot passed its checksum but does not decode")
         }
         kv = restored
-        // Proposals covered by the snapshot: we cannot tell whether they were applied, so no
-        // answer is given; the client times out and retries with the same sequence.
-        pending = pending.filter { $0.key > snap.metadata.index }
+        events(.restored(through: snap.metadata.index))
     }
 
-    private func apply(_ e: Entry, reply: (UInt64, ClientOutcome) -> Void) {
-        let mine = pending.removeValue(forKey: e.index)
+    private func apply(_ e: Entry, events: (ReplicaEvent) -> Void) {
         bytesSinceSnapshot += e.data.count
         var result: KVResult?
-        if e.kind == .normal, let req = try? ClientRequest.decode(e.data) {
-            result = kv.apply(req, at: e.index)
+        if e.kind == .normal {
+            do {
+                result = kv.apply(try LogCommand.decode(e.data), at: e.index)
+            } catch {
+                kv.markApplied(e.index)
+                undecodableEntries += 1
+                onUndecodableEntry?(e, error)
+            }
         } else {
             kv.markApplied(e.index)
         }
         onApply?(e)
-        if let mine {
-            if mine.term == e.term, let result {
-                reply(mine.token, .result(result))
-            } else {
-                reply(mine.token, .dropped)
-            }
-        }
+        events(.applied(index: e.index, term: e.term, result: result))
     }
 
     private func maybeSnapshot() throws(StorageError) {
@@ -228,9 +224,9 @@ public final class Replica {
         precondition(kv.appliedIndex == applied, "state machine and core disagree on the applied index")
         let job = SnapshotJob(metadata: SnapshotMetadata(index: applied, term: term, config: node.cluster), state: kv)
         bytesSinceSnapshot = 0
-        if let run = onSnapshotJob {
+        if let worker = snapshotWorker {
             snapshotInFlight = true
-            run(job)
+            worker.start(job)
         } else {
             let snap = Snapshot(metadata: job.metadata, data: kv.snapshotBytes())
             try storage.saveSnapshot(snap)
@@ -238,7 +234,7 @@ public final class Replica {
         }
     }
 
-    /// Finishes a job handed to `onSnapshotJob`. A snapshot overtaken meanwhile (one from
+    /// Finishes a job handed to `snapshotWorker`. A snapshot overtaken meanwhile (one from
     /// the leader covered more) is dropped; a failed write is a storage failure.
     public func completeSnapshot(_ result: Result<Snapshot, StorageError>) throws(StorageError) {
         precondition(snapshotInFlight, "no snapshot job is in flight")

@@ -1,4 +1,4 @@
-import CLI
+import Logging
 import Raft
 import Storage
 import Transport

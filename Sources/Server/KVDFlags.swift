@@ -1,4 +1,5 @@
 import CLI
+import Logging
 import Glibc
 
 /// kvd's command line (etcd-style names) and its translation into a `ServerConfig`.
@@ -19,6 +20,8 @@ public enum KVDFlags {
         p.int("heartbeat-ticks", default: 1, range: 1...100_000, help: "leader heartbeat interval in ticks (below --election-ticks)")
         p.int("snapshot-count", default: 10_000, range: 0...Int(Int32.max), help: "applied entries between snapshots (0: never)")
         p.int("max-request-bytes", default: 1_572_864, range: 64...(64 << 20), help: "largest client request body accepted")
+        p.int("max-sessions", default: 10_000, range: 1...10_000_000,
+              help: "client sessions the state machine remembers; the least recently used are evicted (same on every member)")
         p.duration("request-timeout", default: .seconds(5), help: "answer 'timeout' to requests not applied within this")
         p.choice("log-level", choices: LogLevel.names, default: "info", help: "least severe level logged")
         return p
@@ -47,6 +50,7 @@ public enum KVDFlags {
         config.heartbeatTicks = flags.int("heartbeat-ticks")!
         config.snapshotEvery = UInt64(flags.int("snapshot-count")!)
         config.maxRequestBytes = flags.int("max-request-bytes")!
+        config.maxSessions = flags.int("max-sessions")!
         config.requestTimeoutMilliseconds = timeoutMs
         try config.validate()
         return config

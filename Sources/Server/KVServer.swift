@@ -1,9 +1,10 @@
-import CLI
+import Logging
 import Dispatch
 import Glibc
 import KV
 import Raft
 import Replica
+import Service
 import Storage
 import Synchronization
 import Transport
@@ -38,8 +39,11 @@ public final class KVServer: @unchecked Sendable {
     // Loop-confined.
     private var log: ServerLog
     private var replica: Replica?
+    /// The client-request lifecycle over `replica` (the same module the simulator drives).
+    private var service: ClientRequestService?
     private var wal: WALStorage?
     private var lock: DataDirLock?
+    private var snapshotWriter: SnapshotWriter?
     private var peers: PeerNetwork?
     private var clients: ClientGateway?
     private var signals: SignalWatcher?
@@ -161,40 +165,65 @@ public final class KVServer: @unchecked Sendable {
         }
     }
 
+    /// Start-up in order: ports first (a clash is the most common start-up error and must not
+    /// touch the disk), then the disk, then the background writer, links and the tick.
     private func setUpNode(me: Member, clientListen: SocketAddress, peerListen: SocketAddress) throws(ServerError) {
-        // Ports first: a clash is the most common start-up error and must not touch the disk.
+        let clientAddress = try openClientPort(clientListen)
+        let advertised = config.advertiseClient ?? clientAddress.description
+        let peers = try openPeerPort(peerListen, me: me, advertisedClientURL: advertised)
+        let replica = try openReplica(me: me)
+        startClientService(over: replica)
+        startSnapshotWriter(for: replica)
+        connectPeers(peers)
+        tickTimer = loop.scheduleRepeating(every: config.tickMilliseconds) { [weak self] in self?.tick() }
+        let peerAddress = peers.listenAddress ?? peerListen
+        shared.withLock {
+            $0.clientAddress = clientAddress
+            $0.peerAddress = peerAddress
+        }
+        logStarted(me: me, client: clientAddress, advertised: advertised, peer: peerAddress)
+        requestProcess()  // a restarted node may have committed entries to apply
+    }
+
+    /// Binds the client port; returns the bound address.
+    private func openClientPort(_ address: SocketAddress) throws(ServerError) -> SocketAddress {
         let clients = ClientGateway(
             loop: loop,
             limits: .init(maxRequestBytes: config.maxRequestBytes, requestTimeoutMilliseconds: config.requestTimeoutMilliseconds,
-                          maxPending: config.maxPendingRequests, maxInflightPerConnection: config.maxInflightPerConnection,
+                          maxInflightPerConnection: config.maxInflightPerConnection,
                           maxConnections: config.maxClientConnections),
             backend: self, log: log)
         self.clients = clients
         do {
-            try clients.listen(on: clientListen)
+            try clients.listen(on: address)
         } catch {
             throw .listen(which: "client", error)
         }
-        let clientAddress = clients.listenAddress ?? clientListen
-        let advertised = config.advertiseClient ?? clientAddress.description
+        return clients.listenAddress ?? address
+    }
+
+    private func openPeerPort(_ address: SocketAddress, me: Member, advertisedClientURL: String) throws(ServerError) -> PeerNetwork {
         let peers = PeerNetwork(loop: loop, me: me, members: config.members, clusterToken: config.clusterToken,
-                                advertisedClientURL: advertised, handshakeTimeoutMilliseconds: config.handshakeTimeoutMilliseconds,
-                                log: log)
+                                advertisedClientURL: advertisedClientURL,
+                                handshakeTimeoutMilliseconds: config.handshakeTimeoutMilliseconds, log: log)
         self.peers = peers
         do {
-            try peers.listen(on: peerListen)
+            try peers.listen(on: address)
         } catch {
             throw .listen(which: "peer", error)
         }
+        return peers
+    }
 
-        // Then the disk: lock, identity check, recovery.
+    /// Locks the data directory, checks its identity and recovers the replica from it.
+    private func openReplica(me: Member) throws(ServerError) -> Replica {
         let fs = PosixFileSystem()
         do {
             try fs.makeDirectory(config.dataDir)
+            lock = try DataDirLock(directory: config.dataDir)
         } catch {
             throw .storage(dataDir: config.dataDir, error)
         }
-        lock = try DataDirLock(directory: config.dataDir)
         let replica: Replica
         do {
             let wal = try WALStorage(directory: config.dataDir,
@@ -208,7 +237,7 @@ public final class KVServer: @unchecked Sendable {
             if let problem = raft.validate() { throw ServerError.config("raft configuration: \(problem)") }
             var options = Replica.Options()
             options.snapshotEvery = config.snapshotEvery
-            options.maxPending = config.maxPendingRequests
+            options.sessionLimits.maxSessions = config.maxSessions
             let storage = InstrumentedStorage(wal, slowMilliseconds: config.slowSyncMilliseconds, log: log)
             replica = try Replica(config: raft, storage: storage, seed: config.seed, options: options)
         } catch let e as ServerError {
@@ -219,34 +248,38 @@ public final class KVServer: @unchecked Sendable {
             throw .notStartable("\(error)")
         }
         replica.onSoftState = { [weak self] s in self?.softStateChanged(s) }
-        if let wal = self.wal {
-            // Encode and write local snapshots on a background queue, so a large state never
-            // stalls heartbeats (a leader that stalls past the election timeout is deposed).
-            // The job holds a copy of the state machine; the store touches only snapshot files,
-            // through the stateless POSIX file system; the result comes back on the loop.
-            let directory = wal.directory, retention = wal.options.snapshotRetention, maxSize = wal.options.maxSnapshotSize
-            replica.onSnapshotJob = { [weak self, loop] job in
-                guard let server = self else { return }
-                DispatchQueue.global(qos: .utility).async {
-                    let started = MonotonicClock.nanoseconds()
-                    let store = SnapshotStore(fileSystem: PosixFileSystem(), directory: directory, retention: retention, maxDataSize: maxSize)
-                    let result = job.run(writingWith: store)
-                    let ms = Int((MonotonicClock.nanoseconds() - started) / 1_000_000)
-                    // The loop's queue may be momentarily full: keep offering until it takes it.
-                    while true {
-                        do {
-                            try loop.execute { server.snapshotJobDone(result, milliseconds: ms) }
-                            return
-                        } catch {
-                            guard case .queueFull? = error as? TransportError else { return }  // shutting down: not recorded
-                            usleep(1_000)
-                        }
-                    }
-                }
-            }
+        replica.onUndecodableEntry = { [log] entry, error in
+            // Every replica skips it alike, so they stay equal; but it means a bug or a foreign
+            // writer, so it is loud. The count is in `kvctl endpoint status -w json`.
+            log.error("committed entry does not decode; skipped", ["index": entry.index, "term": entry.term, "error": error])
         }
         self.replica = replica
+        return replica
+    }
 
+    /// The client-request lifecycle over the replica: one set of capacities, here.
+    private func startClientService(over replica: Replica) {
+        var limits = ClientRequestService.Limits()
+        limits.maxPending = config.maxPendingRequests
+        limits.maxInflightPerCaller = config.maxInflightPerConnection
+        limits.requestTimeout = UInt64(config.requestTimeoutMilliseconds) * 1_000_000
+        let service = ClientRequestService(replica: replica, limits: limits, view: self)
+        self.service = service
+        clients?.service = service
+    }
+
+    /// Local snapshots are encoded and written on the writer's own thread, started now (not
+    /// on first use, when descriptors may have run out); results come back on the loop.
+    private func startSnapshotWriter(for replica: Replica) {
+        guard let wal else { return }
+        let writer = SnapshotWriter(store: wal.snapshotStore(fileSystem: PosixFileSystem()), threadName: "kvd-\(config.name)-snap")
+        snapshotWriter = writer
+        replica.snapshotWorker = LoopSnapshotWorker(writer: writer, loop: loop) { [weak self] result, ms in
+            self?.snapshotJobDone(result, milliseconds: ms)
+        }
+    }
+
+    private func connectPeers(_ peers: PeerNetwork) {
         peers.onMessages = { [weak self] messages in
             guard let self, let replica = self.replica, !self.stopping else { return }
             for m in messages { replica.receive(m) }
@@ -254,22 +287,17 @@ public final class KVServer: @unchecked Sendable {
         }
         peers.connect(connectTimeoutMilliseconds: config.peerConnectTimeoutMilliseconds,
                       maxBackoffMilliseconds: config.peerMaxBackoffMilliseconds, seed: config.seed ^ 0x5EED)
-        tickTimer = loop.scheduleRepeating(every: config.tickMilliseconds) { [weak self] in self?.tick() }
+    }
 
-        let peerAddress = peers.listenAddress ?? peerListen
-        shared.withLock {
-            $0.clientAddress = clientAddress
-            $0.peerAddress = peerAddress
-        }
-        let node = replica.node
+    private func logStarted(me: Member, client: SocketAddress, advertised: String, peer: SocketAddress) {
+        guard let node = replica?.node else { return }
         log.info("started", [
-            "name": me.name, "id": me.id, "client": clientAddress, "advertise_client": advertised, "peer": peerAddress,
+            "name": me.name, "id": me.id, "client": client, "advertise_client": advertised, "peer": peer,
             "data_dir": config.dataDir, "members": config.members.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ","),
             "first_index": node.log.firstIndex, "last_index": node.log.lastIndex, "commit": node.log.committed,
             "tick_ms": config.tickMilliseconds, "election_ticks": config.electionTicks,
             "heartbeat_ticks": config.heartbeatTicks, "snapshot_count": config.snapshotEvery,
         ])
-        requestProcess()  // a restarted node may have committed entries to apply
     }
 
     /// Releases whatever a failed start-up opened (loop thread).
@@ -278,10 +306,12 @@ public final class KVServer: @unchecked Sendable {
         clients?.shutdown()
         peers?.close()
         signals?.cancel()
+        snapshotWriter?.shutdown()
         try? wal?.close()
         lock?.release()
         clients = nil
         peers = nil
+        service = nil
         replica = nil
         wal = nil
         lock = nil
@@ -310,11 +340,11 @@ public final class KVServer: @unchecked Sendable {
 
     private func runProcess() {
         processScheduled = false
-        guard let replica, let peers, let clients, !stopping else { return }
+        guard let service, let peers, let clients, !stopping else { return }
         processCalls += 1
         do {
-            try replica.process(send: { peers.enqueue($0) }, reply: { clients.complete(token: $0, $1) },
-                                beforePersist: { peers.flush(immediately: true) })
+            try service.process(send: { peers.enqueue($0) }, beforePersist: { peers.flush(immediately: true) },
+                                deliver: { clients.deliver($0, $1) })
         } catch {
             // The log's state is unknown after a failed write or fsync: stop rather than
             // risk acknowledging something that is not durable.
@@ -371,6 +401,7 @@ public final class KVServer: @unchecked Sendable {
         clients?.shutdown()
         peers?.close()
         signals?.cancel()
+        snapshotWriter?.shutdown()  // waits for a write in progress; its result is not recorded
         if failure == nil {
             do {
                 try wal?.close()
@@ -387,12 +418,7 @@ public final class KVServer: @unchecked Sendable {
 
 // MARK: - ClientBackend
 
-extension KVServer: ClientBackend {
-    func submit(_ request: ClientRequest, token: UInt64) -> ClientOutcome? {
-        guard let replica else { return .notLeader(leader: noNode) }
-        return replica.submit(request, token: token)
-    }
-
+extension KVServer: ClientBackend, ClusterView {
     func status() -> StatusInfo {
         let node = replica!.node
         let me = config.me!
@@ -400,7 +426,9 @@ extension KVServer: ClientBackend {
                           leaderName: node.leader == noNode ? "" : memberName(node.leader),
                           commitIndex: node.log.committed, appliedIndex: min(node.log.applied, node.log.committed),
                           logSize: node.log.lastIndex + 1 - node.log.firstIndex,
-                          firstIndex: node.log.firstIndex, lastIndex: node.log.lastIndex)
+                          firstIndex: node.log.firstIndex, lastIndex: node.log.lastIndex,
+                          sessions: UInt64(replica!.kv.sessionCount), sessionLimit: UInt64(replica!.kv.limits.maxSessions),
+                          undecodableEntries: replica!.undecodableEntries)
     }
 
     func memberList() -> [MemberInfo] {
@@ -409,11 +437,48 @@ extension KVServer: ClientBackend {
         }
     }
 
-    var knownLeader: NodeID { replica?.node.leader ?? noNode }
+    func scheduleExpiry(after milliseconds: Int) {
+        _ = loop.schedule(after: milliseconds) { [weak self] in
+            guard let self, !self.stopping else { return }
+            self.clients?.expire(now: MonotonicClock.nanoseconds())
+        }
+    }
+
     var selfID: NodeID { config.me!.id }
+    var selfName: String { config.me!.name }
 
     func clientURL(of id: NodeID) -> String? {
         if id == selfID { return peers?.advertisedClientURL }
         return peers?.clientURLs[id]
+    }
+
+    /// Redirect only to a leader we hold a live link to: once its connection drops (a killed
+    /// leader), followers answer `unavailable` instead of sending clients to a dead address
+    /// for the rest of the election timeout.
+    public func redirectAddress(of leader: NodeID) -> String? {
+        guard leader == selfID || peers?.isConnected(leader) == true else { return nil }
+        return clientURL(of: leader)
+    }
+}
+
+/// kvd's `SnapshotWorker`: the job runs on the background `SnapshotWriter`; its result hops
+/// back to the loop (outside the task-queue bound: at most one job is in flight, so it can
+/// never be refused for a full queue and never needs a retry loop).
+private final class LoopSnapshotWorker: SnapshotWorker {
+    let writer: SnapshotWriter
+    let loop: EventLoop
+    let done: @Sendable (Result<Snapshot, StorageError>, Int) -> Void
+
+    init(writer: SnapshotWriter, loop: EventLoop, done: @escaping @Sendable (Result<Snapshot, StorageError>, Int) -> Void) {
+        self.writer = writer
+        self.loop = loop
+        self.done = done
+    }
+
+    func start(_ job: SnapshotJob) {
+        let loop = self.loop, done = self.done
+        writer.submit(SnapshotWriter.Job(metadata: job.metadata, encode: { job.state.snapshotBytes() }) { result, ms in
+            try? loop.executeReserved { done(result, ms) }  // fails only when shutting down: not recorded
+        })
     }
 }

@@ -1,4 +1,4 @@
-import CLI
+import Logging
 import Raft
 
 /// One member of the static cluster, as listed in `--initial-cluster`.
@@ -33,6 +33,9 @@ public struct ServerConfig: Sendable {
     public var electionTicks = 10
     public var heartbeatTicks = 1
     public var snapshotEvery: UInt64 = 10_000
+    /// Size of the replicated client-session table. Must be the same on every member: it
+    /// decides evictions, which are part of the replicated state.
+    public var maxSessions = 10_000
     /// Client calls with a larger body are refused with `tooLarge`.
     public var maxRequestBytes = 1_572_864
     /// A proposal still pending after this long is answered `timeout` (outcome unknown).

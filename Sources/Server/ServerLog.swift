@@ -1,4 +1,4 @@
-import CLI
+import Logging
 import Raft
 
 /// The server's logger: every line names the node (as the component) and carries the

@@ -22,7 +22,7 @@ public final class PosixFileSystem: FileSystem, Sendable {
         for part in path.split(separator: "/") {
             prefix += "/" + part
             var st = stat()
-            if stat(prefix, &st) == 0 {
+            if (try? syscall("stat", prefix) { stat(prefix, &st) }) != nil {
                 if (st.st_mode & S_IFMT) != S_IFDIR {
                     throw StorageError.io(operation: "mkdir", path: prefix, errno: ENOTDIR)
                 }
@@ -44,7 +44,7 @@ public final class PosixFileSystem: FileSystem, Sendable {
         // errno is checked by hand the same way.
         guard let dir = fdopendir(fd) else {
             let e = errno
-            _ = Glibc.close(fd)
+            try? closeDescriptor(fd, path)
             throw StorageError.io(operation: "fdopendir", path: path, errno: e)
         }
         defer { closedir(dir) }
@@ -65,7 +65,7 @@ public final class PosixFileSystem: FileSystem, Sendable {
             } else if type == UInt8(DT_UNKNOWN) {
                 var st = stat()
                 let full = joinPath(path, name)
-                if stat(full, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { names.append(name) }
+                if (try? syscall("stat", full) { stat(full, &st) }) != nil && (st.st_mode & S_IFMT) == S_IFREG { names.append(name) }
             }
         }
         return names
@@ -73,9 +73,13 @@ public final class PosixFileSystem: FileSystem, Sendable {
 
     public func fileExists(_ path: String) throws(StorageError) -> Bool {
         var st = stat()
-        if stat(path, &st) == 0 { return true }
-        if errno == ENOENT { return false }
-        throw StorageError.io(operation: "stat", path: path, errno: errno)
+        do {
+            _ = try syscall("stat", path) { stat(path, &st) }
+            return true
+        } catch {
+            if error.errno == ENOENT { return false }
+            throw StorageError.io(operation: "stat", path: path, errno: error.errno)
+        }
     }
 
     public func fileSize(_ path: String) throws(StorageError) -> Int64 {
@@ -93,7 +97,7 @@ public final class PosixFileSystem: FileSystem, Sendable {
     public func readFile(_ path: String, offset: Int64, count: Int) throws(StorageError) -> [UInt8] {
         precondition(offset >= 0 && count >= 0, "negative read range")
         let fd = try io("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
-        defer { _ = Glibc.close(fd) }
+        defer { try? closeDescriptor(fd, path) }
         var out = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {
@@ -145,8 +149,8 @@ public final class PosixFileSystem: FileSystem, Sendable {
     }
 
     public func close(_ file: FileRef) {
-        // close is not retried on EINTR on Linux (the descriptor is already released).
-        _ = Glibc.close(Int32(file.id))
+        // Nothing to act on: the descriptor is released either way (see closeDescriptor).
+        try? closeDescriptor(Int32(file.id), file.path)
     }
 
     public func truncate(_ path: String, size: Int64) throws(StorageError) {
@@ -163,7 +167,7 @@ public final class PosixFileSystem: FileSystem, Sendable {
 
     public func syncDirectory(_ path: String) throws(StorageError) {
         let fd = try io("open", path) { open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-        defer { _ = Glibc.close(fd) }
+        defer { try? closeDescriptor(fd, path) }
         _ = try io("fsync", path) { fsync(fd) }
     }
 }

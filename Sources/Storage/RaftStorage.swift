@@ -1,3 +1,4 @@
+import Posix
 import Raft
 
 /// Where a storage operation failed. Carries enough context to name the file and offset.
@@ -15,7 +16,7 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .io(op, path, e): return "\(op) \(path): errno \(e)"
+        case let .io(op, path, e): return "\(op) \(path): \(errnoDescription(e))"
         case let .corrupt(path, off, reason): return "corrupt data in \(path) at offset \(off): \(reason)"
         case let .mismatch(path, reason): return "\(path): \(reason)"
         case let .invalidArgument(s): return "invalid storage call: \(s)"

@@ -45,6 +45,10 @@ public final class EventLoop: @unchecked Sendable {
         var tasks: [@Sendable () -> Void] = []
         var stopping = false
         var phase = Phase.idle
+        /// The epoll and wake descriptors are closed. Invariant: set together with the close,
+        /// under the lock, so `wake` (which writes under the lock) never writes to a closed
+        /// (or, worse, reused) descriptor.
+        var descriptorsClosed = false
     }
 
     public let configuration: Configuration
@@ -161,8 +165,7 @@ public final class EventLoop: @unchecked Sendable {
         }
         switch phase {
         case .idle:
-            SocketOps.close(epollFD)
-            SocketOps.close(wakeFD)
+            closeDescriptors()
         case .running:
             wake()
             if inLoop { return }  // cannot join ourselves: run() returns after this iteration
@@ -188,8 +191,7 @@ public final class EventLoop: @unchecked Sendable {
         }
         tickEnd.removeAll()
         timers.removeAll()
-        SocketOps.close(epollFD)
-        SocketOps.close(wakeFD)
+        closeDescriptors()
         loopThread.store(0, ordering: .releasing)
         shared.withLock { $0.phase = .stopped }
         exited.signal()
@@ -201,6 +203,13 @@ public final class EventLoop: @unchecked Sendable {
     /// Throws `.queueFull` at capacity and `.loopShutdown` once `shutdown()` was called.
     public func execute(_ work: @escaping @Sendable () -> Void) throws(TransportError) {
         try enqueue(work, bounded: true)
+    }
+
+    /// `execute` without the capacity check, for a caller that bounds its own tasks (e.g. at
+    /// most one background snapshot result in flight) and must not lose one to a full queue.
+    /// Throws only `.loopShutdown`.
+    public func executeReserved(_ work: @escaping @Sendable () -> Void) throws(TransportError) {
+        try enqueue(work, bounded: false)
     }
 
     /// Runs `body` on the loop and waits for its result. Must not be called on the loop thread
@@ -239,9 +248,21 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func wake() {
-        var one: UInt64 = 1
-        // EAGAIN means the counter is already non-zero: the loop will wake anyway.
-        _ = try? syscallAllowingWouldBlock("write", "eventfd") { Glibc.write(wakeFD, &one, 8) }
+        shared.withLock { s in
+            guard !s.descriptorsClosed else { return }  // the loop has ended: nothing to wake
+            var one: UInt64 = 1
+            // EAGAIN means the counter is already non-zero: the loop will wake anyway.
+            _ = try? syscallAllowingWouldBlock("write", "eventfd") { Glibc.write(wakeFD, &one, 8) }
+        }
+    }
+
+    private func closeDescriptors() {
+        shared.withLock { s in
+            guard !s.descriptorsClosed else { return }
+            s.descriptorsClosed = true
+            SocketOps.close(epollFD)
+            SocketOps.close(wakeFD)
+        }
     }
 
     private func drainWake() {

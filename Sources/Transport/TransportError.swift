@@ -29,7 +29,7 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
         case .addressInUse(let a): return "address in use: \(a)"
         case .badAddress(let a, let r): return "bad address \(a): \(r)"
         case .connectionRefused(let a): return "connection refused by \(a)"
-        case .unreachable(let a, let e): return "\(a) unreachable: \(String(cString: strerror(e)))"
+        case .unreachable(let a, let e): return "\(a) unreachable: \(errnoDescription(e))"
         case .connectTimeout(let a, let ms): return "connect to \(a) timed out after \(ms) ms"
         case .connectionReset(let p): return "connection reset by \(p)"
         case .outboundBufferFull(let p, let limit): return "outbound buffer to \(p) exceeded \(limit) bytes"

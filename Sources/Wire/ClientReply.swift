@@ -18,9 +18,15 @@ public struct StatusInfo: Sendable, Equatable {
     public var logSize: UInt64
     public var firstIndex: UInt64
     public var lastIndex: UInt64
+    /// Registered client sessions in this node's state machine, and the table's size limit.
+    public var sessions: UInt64
+    public var sessionLimit: UInt64
+    /// Committed entries that failed to decode and were skipped (should stay 0).
+    public var undecodableEntries: UInt64
 
     public init(name: String, id: UInt64, role: Role, term: UInt64, leaderID: UInt64, leaderName: String,
-                commitIndex: UInt64, appliedIndex: UInt64, logSize: UInt64, firstIndex: UInt64, lastIndex: UInt64) {
+                commitIndex: UInt64, appliedIndex: UInt64, logSize: UInt64, firstIndex: UInt64, lastIndex: UInt64,
+                sessions: UInt64 = 0, sessionLimit: UInt64 = 0, undecodableEntries: UInt64 = 0) {
         self.name = name
         self.id = id
         self.role = role
@@ -32,13 +38,19 @@ public struct StatusInfo: Sendable, Equatable {
         self.logSize = logSize
         self.firstIndex = firstIndex
         self.lastIndex = lastIndex
+        self.sessions = sessions
+        self.sessionLimit = sessionLimit
+        self.undecodableEntries = undecodableEntries
     }
 
     /// name str | id varint | role u8 | term | leaderID | leaderName str | commit | applied | logSize | first | last
+    /// | sessions | sessionLimit | undecodableEntries
     public func encode(into w: inout ByteWriter) {
         w.writeString(name); w.writeVarint(id); w.writeUInt8(role.rawValue); w.writeVarint(term)
         w.writeVarint(leaderID); w.writeString(leaderName)
-        for v in [commitIndex, appliedIndex, logSize, firstIndex, lastIndex] { w.writeVarint(v) }
+        for v in [commitIndex, appliedIndex, logSize, firstIndex, lastIndex, sessions, sessionLimit, undecodableEntries] {
+            w.writeVarint(v)
+        }
     }
 
     public static func decode(from r: inout ByteReader, limits: WireLimits = .default) throws(DecodeError) -> StatusInfo {
@@ -54,8 +66,10 @@ public struct StatusInfo: Sendable, Equatable {
         let commit = try r.readVarint(), applied = try r.readVarint(), size = try r.readVarint()
         let first = try r.readVarint(), last = try r.readVarint()
         guard applied <= commit else { throw .invalid(offset: at, reason: "applied index \(applied) above commit index \(commit)") }
+        let sessions = try r.readVarint(), sessionLimit = try r.readVarint(), undecodable = try r.readVarint()
         return StatusInfo(name: name, id: id, role: role, term: term, leaderID: leaderID, leaderName: leaderName,
-                          commitIndex: commit, appliedIndex: applied, logSize: size, firstIndex: first, lastIndex: last)
+                          commitIndex: commit, appliedIndex: applied, logSize: size, firstIndex: first, lastIndex: last,
+                          sessions: sessions, sessionLimit: sessionLimit, undecodableEntries: undecodable)
     }
 }
 
@@ -89,13 +103,15 @@ public struct MemberInfo: Sendable, Equatable {
 }
 
 /// The answer to one `ClientCall`, in a `clientReply` frame with the call's request id.
-/// Layout: tag u8 | fields. 1 = kv (KVResult encoding from KV), 2 = status, 3 = members
-/// (count varint, then each member), 4 = error.
+/// Layout: tag u8 | the reply's fields | optional `Fields` block. 1 = kv (KVResult encoding
+/// from KV), 2 = status, 3 = members (count varint, then each member), 4 = error, 5 = hello.
+/// No reply defines optional fields yet; a decoder skips whatever block it finds.
 public enum ClientReply: Sendable, Equatable {
     case kv(KVResult)
     case status(StatusInfo)
     case members([MemberInfo])
     case error(ClientError)
+    case hello(HelloReply)
 
     public func encode(into w: inout ByteWriter) {
         switch self {
@@ -105,6 +121,7 @@ public enum ClientReply: Sendable, Equatable {
             w.writeUInt8(3); w.writeVarint(UInt64(list.count))
             for m in list { m.encode(into: &w) }
         case let .error(err): w.writeUInt8(4); err.encode(into: &w)
+        case let .hello(h): w.writeUInt8(5); h.encode(into: &w)
         }
     }
 
@@ -119,6 +136,12 @@ public enum ClientReply: Sendable, Equatable {
     }
 
     public static func decode(from r: inout ByteReader, limits: WireLimits = .default) throws(DecodeError) -> ClientReply {
+        let reply = try decodeFields(from: &r, limits: limits)
+        _ = try Fields.decodeTrailing(from: &r)  // none defined for replies yet: skip them all
+        return reply
+    }
+
+    private static func decodeFields(from r: inout ByteReader, limits: WireLimits) throws(DecodeError) -> ClientReply {
         let at = r.offset
         switch try r.readUInt8() {
         case 1: return .kv(try KVResult.decode(from: &r))
@@ -131,6 +154,7 @@ public enum ClientReply: Sendable, Equatable {
             for _ in 0..<n { list.append(try MemberInfo.decode(from: &r, limits: limits)) }
             return .members(list)
         case 4: return .error(try ClientError.decode(from: &r, limits: limits))
+        case 5: return .hello(try HelloReply.decode(from: &r, limits: limits))
         case let t: throw .unknownTag(offset: at, tag: UInt64(t), what: "client reply")
         }
     }

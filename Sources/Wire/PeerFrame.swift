@@ -17,10 +17,10 @@ public enum PeerFrame: Sendable, Equatable {
         case let .handshakeReply(r):
             return encodeFrame(type: .peerHandshakeReply, requestID: requestID, body: r.encoded())
         case let .raft(messages):
-            if messages.count == 1 {
-                return encodeFrame(type: .raftMessage, requestID: requestID, body: messages[0].encoded())
+            if messages.isEmpty {  // not a valid frame; kept encodable so tests can send it
+                return encodeFrame(type: .raftBatch, requestID: requestID, body: RaftBatch.encode([]))
             }
-            return encodeFrame(type: .raftBatch, requestID: requestID, body: RaftBatch.encode(messages))
+            return RaftBatch.frame(encodedMessages: messages.map { $0.encoded() }, requestID: requestID)
         }
     }
 

@@ -5,15 +5,27 @@ import Raft
 /// during one event-loop turn into a single write.
 /// Layout: count varint (1...maxMessagesPerBatch) | message × count.
 public enum RaftBatch {
-    public static func encode(_ messages: [Message], into w: inout ByteWriter) {
-        w.writeVarint(UInt64(messages.count))
-        for m in messages { m.encode(into: &w) }
+    /// The batch body for `messages`.
+    public static func encode(_ messages: [Message]) -> [UInt8] {
+        body(encodedMessages: messages.map { $0.encoded() })
     }
 
-    public static func encode(_ messages: [Message]) -> [UInt8] {
-        var w = ByteWriter(capacity: messages.reduce(8) { $0 + 32 + $1.approximateDataSize })
-        encode(messages, into: &w)
+    /// The batch body from messages already encoded one by one (`Message.encoded()`).
+    public static func body(encodedMessages: [[UInt8]]) -> [UInt8] {
+        var w = ByteWriter(capacity: encodedMessages.reduce(2) { $0 + $1.count })
+        w.writeVarint(UInt64(encodedMessages.count))
+        for m in encodedMessages { w.writeRaw(m) }
         return w.bytes
+    }
+
+    /// The one Raft frame encoder: a `raftMessage` frame for one message, a `raftBatch`
+    /// frame for several. Precondition: at least one message.
+    public static func frame(encodedMessages: [[UInt8]], requestID: UInt64 = 0) -> [UInt8] {
+        precondition(!encodedMessages.isEmpty, "a Raft frame carries at least one message")
+        if encodedMessages.count == 1 {
+            return encodeFrame(type: .raftMessage, requestID: requestID, body: encodedMessages[0])
+        }
+        return encodeFrame(type: .raftBatch, requestID: requestID, body: body(encodedMessages: encodedMessages))
     }
 
     public static func decode(from r: inout ByteReader, limits: WireLimits = .default) throws(DecodeError) -> [Message] {

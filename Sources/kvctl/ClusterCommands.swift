@@ -34,7 +34,8 @@ let endpointStatusCommand = Command(
             Out.json(results.map { ep, s -> [String: Any] in
                 ["endpoint": ep, "name": s.name, "id": s.id, "role": roleName(s), "term": s.term,
                  "leaderID": s.leaderID, "leaderName": s.leaderName, "commitIndex": s.commitIndex,
-                 "appliedIndex": s.appliedIndex, "logSize": s.logSize, "firstIndex": s.firstIndex, "lastIndex": s.lastIndex]
+                 "appliedIndex": s.appliedIndex, "logSize": s.logSize, "firstIndex": s.firstIndex, "lastIndex": s.lastIndex,
+                 "sessions": s.sessions, "sessionLimit": s.sessionLimit, "undecodableEntries": s.undecodableEntries]
             })
         case "table":
             var t = Table(["ENDPOINT", "NAME", "ID", "ROLE", "TERM", "LEADER", "COMMIT INDEX", "APPLIED INDEX", "LOG SIZE"])

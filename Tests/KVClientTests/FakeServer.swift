@@ -37,9 +37,13 @@ final class FakeServer: Sendable {
     let loop: EventLoop
     let port: Int
     var address: String { "127.0.0.1:\(port)" }
-    /// Every call received, in arrival order.
+    /// Every call received, in arrival order (registrations excepted, see `registrations`).
     let calls = Locked<[ClientCall]>([])
     let behaviour: Locked<Behaviour>
+    /// Session registrations answered (the fake answers them itself unless
+    /// `passRegistrations`, with ids 1000, 1001, ...).
+    let registrations = Locked<UInt64>(0)
+    let passRegistrations = Locked(false)
 
     init(_ test: XCTestCase, behaviour: @escaping Behaviour) throws {
         let loop = try EventLoop()
@@ -47,6 +51,7 @@ final class FakeServer: Sendable {
         test.addTeardownBlock { loop.shutdown() }
         self.loop = loop
         let calls = self.calls
+        let registrations = self.registrations, passRegistrations = self.passRegistrations
         let box = Locked<Behaviour>(behaviour)
         self.behaviour = box
         port = try loop.submitAndWait {
@@ -67,6 +72,11 @@ final class FakeServer: Sendable {
                         let id = f.requestID
                         guard let call = try? ClientCall.decode(f) else {
                             conn.write(ClientReply.error(.badRequest("undecodable")).encodedFrame(requestID: id))
+                            continue
+                        }
+                        if call == .register, !passRegistrations.value {
+                            let n = registrations.with { $0 += 1; return $0 }
+                            conn.write(ClientReply.kv(.registered(clientID: 999 + n)).encodedFrame(requestID: id))
                             continue
                         }
                         calls.with { $0.append(call) }
@@ -121,6 +131,10 @@ func storeBehaviour(_ data: Locked<[[UInt8]: [UInt8]]> = Locked([:]), revision: 
                                              commitIndex: 1, appliedIndex: 1, logSize: 1, firstIndex: 1, lastIndex: 1)))
         case .memberList:
             respond.reply(.members([]))
+        case .register:
+            respond.reply(.kv(.registered(clientID: 7)))
+        case .hello:
+            respond.reply(.error(.badRequest("the fake server does not negotiate")))
         }
     }
 }

@@ -95,7 +95,7 @@ final class KVClientTests: XCTestCase {
         XCTAssertEqual(reqs.count, 3)
         XCTAssertEqual(reqs[0].sequence, reqs[1].sequence, "a retry must reuse the sequence")
         XCTAssertEqual(reqs[0].clientID, reqs[1].clientID)
-        XCTAssertEqual(reqs[0].clientID, client.clientID)
+        XCTAssertEqual(reqs[0].clientID, client.sessionID)
         XCTAssertEqual(reqs[2].sequence, reqs[0].sequence + 1)
         // The first put was acknowledged before the second began.
         XCTAssertEqual(reqs[0].firstUnacknowledged, reqs[0].sequence)
@@ -241,7 +241,7 @@ final class KVClientTests: XCTestCase {
         let client = try KVClient(endpoints: [server.address])
         defer { client.close() }
         do {
-            try await client.put(Array("k".utf8), [UInt8](repeating: 1, count: KVLimits.maxValueBytes + 1))
+            try await client.put(Array("k".utf8), [UInt8](repeating: 1, count: KVCommandLimits.maxValueBytes + 1))
             XCTFail("expected tooLarge")
         } catch {
             guard case .tooLarge = error else { return XCTFail("got \(error)") }

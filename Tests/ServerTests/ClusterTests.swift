@@ -14,7 +14,7 @@ final class ClusterTests: XCTestCase {
 
         let client = try RawClient(cluster.clientAddress(leader))
         defer { client.close() }
-        var session = Session()
+        var session = try Session(registeringWith: client)
         XCTAssertEqual(try client.call(session.next(.put(key: bytes("k"), value: bytes("v1"))), id: 1),
                        .kv(.stored(revision: try storedRevision(client, 1))))
         XCTAssertEqual(try client.call(session.next(.get(key: bytes("k"))), id: 2), .kv(.value(bytes("v1"))))
@@ -57,7 +57,7 @@ final class ClusterTests: XCTestCase {
         let leader = try XCTUnwrap(cluster.waitForLeader())
         let client = try RawClient(cluster.clientAddress(leader))
         defer { client.close() }
-        var session = Session()
+        var session = try Session(registeringWith: client)
         let n = 200
         var batch: [UInt8] = []
         for i in 0..<n {
@@ -77,10 +77,12 @@ final class ClusterTests: XCTestCase {
         let cluster = TestCluster(label: "restart")
         try cluster.startAll()
         var leader = try XCTUnwrap(cluster.waitForLeader())
-        var session = Session()
+        var session: Session
         do {
             let client = try RawClient(cluster.clientAddress(leader))
             defer { client.close() }
+            // The session is replicated state: it survives the restart of every member.
+            session = try Session(registeringWith: client)
             for i in 0..<20 {
                 guard case .kv(.stored) = try client.call(session.next(.put(key: bytes("k\(i)"), value: bytes("v\(i)"))),
                                                           id: UInt64(i + 1)) else { return XCTFail("put \(i)") }

@@ -1,4 +1,5 @@
 import CLI
+import Logging
 import Raft
 import Server
 import Storage
@@ -36,7 +37,8 @@ final class StartupTests: XCTestCase {
         try cluster.startAll()
         let client = try RawClient(cluster.clientAddress(0))
         XCTAssertNotNil(cluster.waitForLeader())
-        guard case .kv(.stored) = try client.call(oneShot(.put(key: bytes("k"), value: bytes("v"))), id: 1) else {
+        var session = try Session(registeringWith: client)
+        guard case .kv(.stored) = try client.call(session.next(.put(key: bytes("k"), value: bytes("v"))), id: 1) else {
             return XCTFail("put failed")
         }
         client.close()
@@ -59,7 +61,8 @@ final class StartupTests: XCTestCase {
         XCTAssertNotNil(cluster.waitForLeader())
         let again = try RawClient(cluster.clientAddress(0))
         defer { again.close() }
-        XCTAssertEqual(try again.call(oneShot(.get(key: bytes("k"))), id: 2), .kv(.value(bytes("v"))))
+        var reader = try Session(registeringWith: again)
+        XCTAssertEqual(try again.call(reader.next(.get(key: bytes("k"))), id: 2), .kv(.value(bytes("v"))))
     }
 
     func testPortInUseAndLockedDataDirFailStartup() throws {

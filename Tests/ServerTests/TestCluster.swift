@@ -1,4 +1,4 @@
-import CLI
+import Logging
 import Foundation
 import Glibc
 import KV
@@ -119,8 +119,20 @@ final class TestCluster {
 
 /// Client requests with a fixed session.
 struct Session {
+    /// Unregistered (random) unless made with `init(registeringWith:)`: enough for calls
+    /// refused before the log, answered `sessionExpired` by the state machine otherwise.
     var clientID: UInt64 = UInt64.random(in: 1...UInt64.max)
     var sequence: UInt64 = 0
+
+    init() {}
+
+    /// Registers a session through `client` (which must reach the leader).
+    init(registeringWith client: RawClient, requestID: UInt64 = 0xFFFF_FF00) throws {
+        guard case let .kv(.registered(id)) = try client.call(.register, id: requestID) else {
+            throw NoReply(description: "registration was not answered with a session id")
+        }
+        clientID = id
+    }
 
     mutating func next(_ command: KVCommand) -> ClientCall {
         sequence += 1

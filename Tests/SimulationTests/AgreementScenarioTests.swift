@@ -76,7 +76,7 @@ final class AgreementScenarioTests: XCTestCase {
         let l = try c.awaitLeader()
         let term = c.node(l)!.term
         var tokens: [UInt64] = []
-        for i in 1...50 { tokens.append(c.putOnLeader("k\(i % 7)", "v\(i)", client: UInt64(100 + i), seq: 1)!) }
+        for i in 1...50 { tokens.append(c.putOnLeader("k\(i % 7)", "v\(i)", seq: 1)!) }
         XCTAssertTrue(c.run(upTo: 200) { c in tokens.allSatisfy { c.directReplies[$0] != nil } })
         XCTAssertEqual(c.node(l)!.term, term, "no election happened")
         for t in tokens { guard case .result(.stored) = c.directReplies[t] else { return XCTFail() } }
@@ -90,11 +90,11 @@ final class AgreementScenarioTests: XCTestCase {
         let rest = c.ids.filter { $0 != old }
         c.partition([[old], rest])
         var lost: [UInt64] = []
-        for i in 1...5 { lost.append(c.putOnLeader("z", "old\(i)", client: 50, seq: UInt64(i))!) }
+        for i in 1...5 { lost.append(c.putOnLeader("z", "old\(i)", seq: UInt64(i))!) }
         XCTAssertTrue(c.run(upTo: 300) { c in c.leaders.contains { $0 != old } })
         let newLeader = c.leaders.first { $0 != old }!
-        let (kept, refused) = c.propose(on: newLeader, ClientRequest(clientID: 51, sequence: 1, firstUnacknowledged: 1, command: .put(key: Array("z".utf8), value: Array("new".utf8))))
-        XCTAssertNil(refused)
+        let session = try XCTUnwrap(c.registerSession(on: newLeader))
+        let kept = try XCTUnwrap(c.propose(on: newLeader, session: session, seq: 1, .put(key: Array("z".utf8), value: Array("new".utf8))))
         XCTAssertTrue(c.run(upTo: 100) { $0.directReplies[kept] != nil })
         c.heal()
         XCTAssertTrue(c.run(upTo: 300) { c in lost.allSatisfy { c.directReplies[$0] != nil } && Set(c.appliedIndexes.values).count == 1 })
@@ -114,17 +114,18 @@ final class AgreementScenarioTests: XCTestCase {
         let others = c.ids.filter { $0 != l1 }
         // l1 and one follower: 60 entries that never commit.
         c.partition([[l1, others[0]], Array(others.dropFirst())])
-        for i in 1...60 { _ = c.putOnLeader("a", "\(i)", client: 60, seq: UInt64(i)) }
+        for i in 1...60 { _ = c.putOnLeader("a", "\(i)", seq: UInt64(i)) }
         c.run(ticks: 3)
         // The other three elect a leader and commit 60 entries of their own.
         XCTAssertTrue(c.run(upTo: 300) { c in c.leaders.contains { others.dropFirst().contains($0) } })
         let l2 = c.leaders.first { others.dropFirst().contains($0) }!
-        for i in 1...60 { _ = c.propose(on: l2, ClientRequest(clientID: 61, sequence: UInt64(i), firstUnacknowledged: 1, command: .put(key: Array("b".utf8), value: Array("\(i)".utf8)))) }
+        let session = c.registerSession(on: l2) ?? 0
+        for i in 1...60 { c.propose(on: l2, session: session, seq: UInt64(i), fua: 1, .put(key: Array("b".utf8), value: Array("\(i)".utf8))) }
         c.run(ticks: 30)
         // l2 and one follower cut off; they add 60 more uncommitted entries.
         let third = others.dropFirst().filter { $0 != l2 }
         c.partition([[l2, third[0]], [l1, others[0], third[1]]])
-        for i in 61...120 { _ = c.propose(on: l2, ClientRequest(clientID: 61, sequence: UInt64(i), firstUnacknowledged: 1, command: .put(key: Array("b".utf8), value: Array("\(i)".utf8)))) }
+        for i in 61...120 { c.propose(on: l2, session: session, seq: UInt64(i), fua: 1, .put(key: Array("b".utf8), value: Array("\(i)".utf8))) }
         c.run(ticks: 3)
         // The other side (with the long stale tail on l1) elects and must repair logs.
         XCTAssertTrue(c.run(upTo: 400) { c in c.leaders.contains { [l1, others[0], third[1]].contains($0) } })

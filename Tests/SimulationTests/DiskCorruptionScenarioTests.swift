@@ -12,7 +12,7 @@ final class DiskCorruptionScenarioTests: XCTestCase {
         let c = SimCluster(nodes: 3, seed: 611)
         _ = try c.awaitLeader()
         for i in 1...20 {
-            let t = try XCTUnwrap(c.putOnLeader("d", "\(i)", client: 61, seq: UInt64(i)))
+            let t = try XCTUnwrap(c.putOnLeader("d", "\(i)", seq: UInt64(i)))
             XCTAssertTrue(c.run(upTo: 100) { $0.directReplies[t] != nil })
         }
         let victim = c.ids.first { $0 != c.leader }!
@@ -25,7 +25,7 @@ final class DiskCorruptionScenarioTests: XCTestCase {
         XCTAssertTrue(v.contains("corrupt") || v.contains("checksum") || v.contains("CRC"), v)
 
         // The two healthy nodes still form a majority and commit.
-        let t = try XCTUnwrap(c.putOnLeader("d", "after", client: 61, seq: 21))
+        let t = try XCTUnwrap(c.putOnLeader("d", "after", seq: 21))
         for _ in 0..<100 where c.directReplies[t] == nil { c.tick() }
         XCTAssertEqual(c.directReplies[t].map { if case .result = $0 { return true } else { return false } }, true)
     }

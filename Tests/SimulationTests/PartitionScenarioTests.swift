@@ -14,12 +14,13 @@ final class PartitionScenarioTests: XCTestCase {
         let majority = Array(rest.dropFirst())
         c.partition([minority, majority])
         var minorityTokens: [UInt64] = []
-        for i in 1...5 { if let t = c.putOnLeader("m", "minority\(i)", client: 3, seq: UInt64(i)) { minorityTokens.append(t) } }
+        for i in 1...5 { if let t = c.putOnLeader("m", "minority\(i)", seq: UInt64(i)) { minorityTokens.append(t) } }
         XCTAssertEqual(minorityTokens.count, 5)
         // The majority elects its own leader and proceeds.
         XCTAssertTrue(c.run(upTo: 300) { c in c.leaders.contains { majority.contains($0) } })
         let l2 = c.leaders.first { majority.contains($0) }!
-        let (tok, _) = c.propose(on: l2, ClientRequest(clientID: 4, sequence: 1, firstUnacknowledged: 1, command: .put(key: Array("m".utf8), value: Array("majority".utf8))))
+        let session = try XCTUnwrap(c.registerSession(on: l2))
+        let tok = try XCTUnwrap(c.propose(on: l2, session: session, seq: 1, .put(key: Array("m".utf8), value: Array("majority".utf8))))
         XCTAssertTrue(c.run(upTo: 100) { $0.directReplies[tok] != nil })
         // The minority's writes never applied anywhere.
         for id in c.ids { XCTAssertFalse(c.value("m", on: id)?.hasPrefix("minority") ?? false) }
@@ -52,7 +53,7 @@ final class PartitionScenarioTests: XCTestCase {
         c.partition([[1, 2], [4, 5]], bridges: [3])
         var ok = 0
         for i in 1...10 {
-            guard c.run(upTo: 400, until: { $0.leader != nil }), let t = c.putOnLeader("b", "\(i)", client: 8, seq: UInt64(i)) else { continue }
+            guard c.run(upTo: 400, until: { $0.leader != nil }), let t = c.putOnLeader("b", "\(i)", seq: UInt64(i)) else { continue }
             if c.run(upTo: 100, until: { $0.directReplies[t] != nil }), case .result = c.directReplies[t] { ok += 1 }
         }
         XCTAssertGreaterThan(ok, 0, "a bridge node gives a majority path, so writes commit")

@@ -9,7 +9,7 @@ final class PersistenceScenarioTests: XCTestCase {
         for i in range {
             var done = false
             for _ in 0..<10 where !done {
-                guard c.run(upTo: 300, until: { $0.leader != nil }), let t = c.putOnLeader(key, "\(i)", client: 77, seq: UInt64(i)) else { continue }
+                guard c.run(upTo: 300, until: { $0.leader != nil }), let t = c.putOnLeader(key, "\(i)", seq: UInt64(i)) else { continue }
                 done = c.run(upTo: 100) { $0.directReplies[t] != nil } && c.directReplies[t] != .dropped
             }
             XCTAssertTrue(done, "put \(i) never committed", file: file, line: line)

@@ -6,13 +6,28 @@ import XCTest
 
 /// Helpers shared by the scenario tests.
 extension SimCluster {
-    /// Proposes a put directly on the current leader; returns the token or nil if no leader.
+    /// Proposes a put directly on the current leader, in a session registered just before it
+    /// (`registerSession`); returns the put's token, or nil if there is no leader.
     @discardableResult
-    func putOnLeader(_ key: String, _ value: String, client: UInt64 = 7, seq: UInt64) -> UInt64? {
-        guard let l = leader else { return nil }
-        let req = ClientRequest(clientID: client, sequence: seq, firstUnacknowledged: seq,
-                                command: .put(key: Array(key.utf8), value: Array(value.utf8)))
-        let (token, refused) = propose(on: l, req)
+    func putOnLeader(_ key: String, _ value: String, seq: UInt64) -> UInt64? {
+        guard let l = leader, let session = registerSession(on: l) else { return nil }
+        return propose(on: l, session: session, seq: seq, .put(key: Array(key.utf8), value: Array(value.utf8)))
+    }
+
+    /// Proposes a session registration on the leader `node` and returns the id it gets if it
+    /// commits: its entry's index. Requests proposed right after it on the same leader may
+    /// use the id at once (they apply after it, or are dropped with it).
+    func registerSession(on node: NodeID) -> UInt64? {
+        guard let r = replica(node), r.node.role == .leader else { return nil }
+        let id = r.node.log.lastIndex + 1
+        return propose(on: node, .register).refused == nil ? id : nil
+    }
+
+    /// Proposes `command` as sequence `seq` of `session` on `node`; the token, or nil if refused.
+    @discardableResult
+    func propose(on node: NodeID, session: UInt64, seq: UInt64, fua: UInt64? = nil, _ command: KVCommand) -> UInt64? {
+        let req = ClientRequest(clientID: session, sequence: seq, firstUnacknowledged: fua ?? seq, command: command)
+        let (token, refused) = propose(on: node, req)
         return refused == nil ? token : nil
     }
 

@@ -14,12 +14,12 @@ final class SnapshotScenarioTests: XCTestCase {
         return SimCluster(nodes: nodes, seed: seed, options: o)
     }
 
-    private func commit(_ c: SimCluster, _ n: Int, client: UInt64 = 90, from: Int = 1) {
+    private func commit(_ c: SimCluster, _ n: Int, from: Int = 1) {
         for i in from..<(from + n) {
             var ok = false
             for _ in 0..<10 where !ok {
                 guard c.run(upTo: 300, until: { $0.leader != nil }),
-                      let t = c.putOnLeader("s\(i % 5)", String(repeating: "v\(i)", count: 8), client: client, seq: UInt64(i)) else { continue }
+                      let t = c.putOnLeader("s\(i % 5)", String(repeating: "v\(i)", count: 8), seq: UInt64(i)) else { continue }
                 ok = c.run(upTo: 100) { $0.directReplies[t] != nil } && c.directReplies[t] != .dropped
             }
             XCTAssertTrue(ok, "entry \(i) never committed")

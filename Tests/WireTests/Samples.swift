@@ -49,10 +49,14 @@ enum Samples {
         .kv(ClientRequest(clientID: 3, sequence: 2, firstUnacknowledged: 2, command: .delete(key: []))),
         .status,
         .memberList,
+        .register,
+        .hello(ClientHello()),
+        .hello(ClientHello(minVersion: 1, maxVersion: 7, features: ProtocolFeatures(rawValue: 0xFF), clientName: "py-conformance")),
     ]
 
     static let status = StatusInfo(name: "node-1", id: 1, role: .leader, term: 9, leaderID: 1, leaderName: "node-1",
-                                   commitIndex: 100, appliedIndex: 99, logSize: 50, firstIndex: 51, lastIndex: 100)
+                                   commitIndex: 100, appliedIndex: 99, logSize: 50, firstIndex: 51, lastIndex: 100,
+                                   sessions: 12, sessionLimit: 10_000, undecodableEntries: 1)
 
     static let errors: [ClientError] = [
         .notLeader(leaderID: 2, leaderClientAddress: "10.0.0.2:2379"),
@@ -60,10 +64,16 @@ enum Samples {
         .unavailable("no quorum"),
         .timeout,
         .badRequest("unknown command"),
-        .tooLarge(limit: 4 << 20),
+        .tooLarge(limit: "frame", bytes: 4 << 20),
+        .tooLarge(limit: "key", bytes: 65_536),
         .busy,
         .shuttingDown,
+        .failed(code: 42, message: "an error from a newer version"),
     ]
+
+    static let hello = HelloReply(version: 1, features: .deadlines, nodeID: 2, nodeName: "node-2", maxKeyBytes: 65_536,
+                                  maxValueBytes: 1 << 20, maxCallBytes: 1_572_864, maxFrameBytes: 4 << 20,
+                                  maxInflight: 1024, requestTimeoutMilliseconds: 5000)
 
     static let replies: [ClientReply] = [
         .kv(.stored(revision: 12)),
@@ -71,9 +81,13 @@ enum Samples {
         .kv(.value([1, 2, 3])),
         .kv(.deleted(count: 1)),
         .kv(.sessionExpired),
+        .kv(.registered(clientID: 41)),
         .status(status),
         .status(StatusInfo(name: "", id: 3, role: .follower, term: 0, leaderID: 0, leaderName: "",
                            commitIndex: 0, appliedIndex: 0, logSize: 0, firstIndex: 1, lastIndex: 0)),
+        .status(StatusInfo(name: "n", id: 3, role: .candidate, term: 4, leaderID: 0, leaderName: "", commitIndex: 5,
+                           appliedIndex: 5, logSize: 5, firstIndex: 1, lastIndex: 5, sessions: 7, sessionLimit: 10_000, undecodableEntries: 1)),
+        .hello(hello),
         .members([]),
         .members([MemberInfo(id: 1, name: "a", peerURL: "127.0.0.1:2380", clientURL: "127.0.0.1:2379"),
                   MemberInfo(id: 2, name: "b", peerURL: "[::1]:2380", clientURL: "[::1]:2379")]),

@@ -1,6 +1,5 @@
 import Codec
 import Raft
-@testable import Server
 import Wire
 import XCTest
 
@@ -44,16 +43,9 @@ final class FramingTests: XCTestCase {
         XCTAssertEqual(withURL.encoded().prefix(plain.encoded().count), plain.encoded()[...], "a trailing field only")
     }
 
-    func testPendingRequestsExpireInOrderAndForgetAnswered() {
-        var p = PendingRequests(capacity: 3)
-        for i in 1...3 {
-            let t = p.makeToken()
-            p.add(token: t, .init(connection: 1, requestID: UInt64(i), deadline: UInt64(i * 10)))
-        }
-        XCTAssertTrue(p.isFull)
-        XCTAssertEqual(p.remove(2)?.requestID, 2)
-        XCTAssertEqual(p.expire(now: 25).map(\.request.requestID), [1])
-        XCTAssertEqual(p.expire(now: 100).map(\.request.requestID), [3])
-        XCTAssertEqual(p.count, 0)
+    func testPeerFrameAndFramerShareOneEncoding() throws {
+        let messages = Array((0..<3).map { append($0, payload: 10) })
+        XCTAssertEqual(RaftFramer().frames(messages), [PeerFrame.raft(messages).encodedFrame()])
+        XCTAssertEqual(RaftFramer().frames([messages[0]]), [PeerFrame.raft([messages[0]]).encodedFrame()])
     }
 }

@@ -23,7 +23,12 @@ public final class LogSink: Sendable {
     }
 
     /// Writes to standard error.
-    public static func standardError() -> LogSink { LogSink(.fileDescriptor(2), clock: realtimeClock) }
+    public static func standardError() -> LogSink { fileDescriptor(2) }
+
+    /// Writes each line to `fd` (not closed by the sink).
+    public static func fileDescriptor(_ fd: Int32, clock: @escaping @Sendable () -> (Int64, Int) = realtimeClock) -> LogSink {
+        LogSink(.fileDescriptor(fd), clock: clock)
+    }
 
     /// Keeps lines in memory (tests); read them with `lines`.
     public static func memory(clock: @escaping @Sendable () -> (Int64, Int) = realtimeClock) -> LogSink {

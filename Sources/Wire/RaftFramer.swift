@@ -1,23 +1,23 @@
 import Codec
 import Raft
-import Wire
 
 /// Packs the Raft messages one `process()` call produced for one peer into as few frames as
 /// the limits allow: one `raftBatch` (or `raftMessage` when alone) per at most
 /// `maxMessagesPerBatch` messages and `maxFrameBytes` bytes, so the receiver's decoder never
-/// refuses a frame we built.
-struct RaftFramer {
-    var maxFrameBytes: Int
-    var maxMessagesPerBatch: Int
+/// refuses a frame we built. Frames are built by `RaftBatch.frame`, the one encoder that
+/// `PeerFrame.raft(...).encodedFrame()` also uses.
+public struct RaftFramer: Sendable {
+    public var maxFrameBytes: Int
+    public var maxMessagesPerBatch: Int
 
-    init(limits: WireLimits = .default) {
+    public init(limits: WireLimits = .default) {
         maxFrameBytes = limits.maxFrameBytes
         maxMessagesPerBatch = limits.maxMessagesPerBatch
     }
 
     /// The frames, in message order. A message too large for any frame is left out and
     /// passed to `oversized` (Raft tolerates a lost message; the core resends).
-    func frames(_ messages: [Message], oversized: (Message, Int) -> Void = { _, _ in }) -> [[UInt8]] {
+    public func frames(_ messages: [Message], oversized: (Message, Int) -> Void = { _, _ in }) -> [[UInt8]] {
         // Worst-case batch overhead: frame header plus a two-byte count varint (count <= 16383).
         let budget = maxFrameBytes - FrameHeader.size - 2
         var frames: [[UInt8]] = []
@@ -26,14 +26,7 @@ struct RaftFramer {
 
         func flush() {
             guard !group.isEmpty else { return }
-            if group.count == 1 {
-                frames.append(encodeFrame(type: .raftMessage, requestID: 0, body: group[0]))
-            } else {
-                var w = ByteWriter(capacity: groupBytes + 2)
-                w.writeVarint(UInt64(group.count))
-                for m in group { w.writeRaw(m) }
-                frames.append(encodeFrame(type: .raftBatch, requestID: 0, body: w.bytes))
-            }
+            frames.append(RaftBatch.frame(encodedMessages: group))
             group.removeAll(keepingCapacity: true)
             groupBytes = 0
         }

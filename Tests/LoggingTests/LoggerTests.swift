@@ -1,5 +1,6 @@
+import Glibc
 import XCTest
-@testable import CLI
+@testable import Logging
 
 final class LoggerTests: XCTestCase {
     private let fixedClock: @Sendable () -> (Int64, Int) = { (1_700_000_000, 7) }
@@ -56,8 +57,17 @@ final class LoggerTests: XCTestCase {
         XCTAssertTrue(lines.allSatisfy { $0.hasPrefix("2023-11-14T22:13:20.007Z info  t: msg t=") })
     }
 
-    func testStandardErrorSinkWrites() {
-        // Smoke test: writing to fd 2 must not trap.
-        Logger(component: "test", level: .info, sink: .standardError()).info("logger smoke test", ["ok": true])
+    func testFileDescriptorSinkWritesWholeLines() throws {
+        // The sink standardError() uses, pointed at a pipe so the bytes can be read back.
+        var fds: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&fds), 0)
+        defer { close(fds[0]); close(fds[1]) }
+        let log = Logger(component: "test", level: .info, sink: .fileDescriptor(fds[1], clock: fixedClock))
+        log.info("logger pipe test", ["ok": true])
+        log.debug("filtered")
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let n = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
+        XCTAssertEqual(String(decoding: buffer.prefix(max(0, n)), as: UTF8.self),
+                       "2023-11-14T22:13:20.007Z info  test: logger pipe test ok=true\n")
     }
 }
