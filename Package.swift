@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Codec", "StorageTestSupport", "Posix"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Raft", "KV", "Codec"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Posix"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "SimulateCommand", "Raft", "KV", "Replica", "Service", "Storage", "StorageTestSupport", "Linearizability"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "SimulateCommand", "Raft", "KV", "Replica", "Service", "Storage", "StorageTestSupport", "Linearizability", "Wire"]),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability", "Raft"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Replica", "Raft", "KV", "Wire", "Storage"]),
         .testTarget(name: "EndToEndTests", dependencies: ["KVClient", "Wire", "KV", "Codec", "Linearizability"]),

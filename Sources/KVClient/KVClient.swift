@@ -359,6 +359,11 @@ public final class KVClient: Sendable {
                 case .connectionLost:
                     state.withLock { $0.router.forgetLeader() }
                     try await pause()
+                case .serverClosed(.busy), .serverClosed(.shuttingDown):
+                    // The server refused the whole connection (too many connections, or it
+                    // is stopping) before reading a request: back off, try the others.
+                    state.withLock { $0.router.failed(target, now: clock.now) }
+                    try await pause()
                 case .serverClosed, .protocolError, .cancelled, .loopShutdown:
                     throw Self.map(f, operation: operation, timeout: timeout, at: target.description)
                 }
