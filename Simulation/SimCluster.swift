@@ -18,7 +18,7 @@ public enum SimPacket {
 /// Stored as numbers and formatted only when a report is printed.
 public struct TraceEvent: CustomStringConvertible, Sendable {
     public enum Kind: UInt8, Sendable {
-        case deliver, request, reply, apply, crash, restart, partition, cut, heal, leader, pause, resume, stepDown, crashMidReady
+        case deliver, request, reply, apply, crash, restart, partition, cut, heal, leader, pause, resume, stepDown, crashMidReady, diskLost, recovered
     }
     public var tick: UInt64
     public var kind: Kind
@@ -44,6 +44,8 @@ public struct TraceEvent: CustomStringConvertible, Sendable {
         case .crashMidReady: body = "n\(a) crashed inside a Ready (\(b == 0 ? "before the sync" : "after the sync, before the promises"))"
         case .pause: body = "n\(a) paused until t=\(b)"
         case .resume: body = "n\(a) resumed"
+        case .diskLost: body = "n\(a) lost its whole disk"
+        case .recovered: body = "n\(a) recovered (caught up through commit \(b))"
         }
         return "t=\(tick) \(body)"
     }
@@ -200,7 +202,12 @@ public final class SimCluster {
             let wal = try WALStorage(directory: "/data/n\(id)", identity: DataDirIdentity(clusterToken: "sim", nodeID: id, nodeName: "n\(id)"),
                                      fileSystem: fileSystems[Int(id - 1)], options: wo)
             snapshotStores[id] = wal.snapshotStore(fileSystem: fileSystems[Int(id - 1)])
-            r = try Replica(config: raftConfig(id), storage: wal, seed: seed, options: ro)
+            // A node whose disk was lost is restarted as the operator procedure says, as kvd
+            // with `--initial-cluster-state existing`, so it comes back in recovery. Others
+            // keep their bootstrap flags (`new`, ignored when the disk holds a log, as in etcd).
+            let marker = RecoveryMarker(fileSystem: fileSystems[Int(id - 1)], directory: "/data/n\(id)")
+            r = try Replica(config: raftConfig(id), storage: wal, seed: seed, options: ro, recoveryMarker: marker,
+                            clusterState: lostDisks.contains(id) ? .existing : .new)
             if options.checkPromises { durable[Int(id - 1)] = DurableState(openedNode: r.node) }
             // As kvd does on a background thread, the snapshot is written a little later
             // while the replica keeps going; here "later" is a seeded number of ticks.
@@ -210,6 +217,13 @@ public final class SimCluster {
         } catch {
             invariants.fail("node \(id) failed to restart from its disk: \(error)")
             return
+        }
+        r.onEvent = { [unowned self] e in
+            if case let .recoveryFinished(commit, _) = e {
+                self.lostDisks.remove(id)
+                self.recoveriesFinished += 1
+                self.record(TraceEvent(tick: self.now, kind: .recovered, a: id, b: commit))
+            }
         }
         r.onUndecodableEntry = { [unowned self] e, error in
             // Every payload in a simulated log was encoded by LogCommand: a failure is a bug.
@@ -276,6 +290,24 @@ public final class SimCluster {
     /// Restarts a crashed node at tick `at` (a supervisor bringing the process back).
     public func scheduleRestart(_ id: NodeID, at: UInt64) {
         restartAt[id] = at
+    }
+
+    /// Nodes whose whole disk was lost and that have not finished recovering yet.
+    public private(set) var lostDisks: Set<NodeID> = []
+    /// Whole disks lost, and recoveries finished, over the run.
+    public private(set) var disksLost = 0
+    public private(set) var recoveriesFinished = 0
+
+    /// The node's disk dies: it crashes and its data directory is gone (as if replaced by an
+    /// empty disk). It restarts later, empty, in recovery.
+    public func loseDisk(_ id: NodeID) {
+        crash(id)
+        let fs = fileSystems[Int(id - 1)], dir = "/data/n\(id)"
+        for name in (try? fs.listDirectory(dir)) ?? [] { try? fs.remove(dir + "/" + name) }
+        try? fs.syncDirectory(dir)
+        lostDisks.insert(id)
+        disksLost += 1
+        record(TraceEvent(tick: now, kind: .diskLost, a: id))
     }
 
     public func restart(_ id: NodeID) {
@@ -481,7 +513,7 @@ public final class SimCluster {
                 syncAt[k] = .max
                 guard try completeWrite(id, r, rd) else { return }
             }
-            while let rd = r.nextReady() {
+            while let rd = try r.nextReady() {
                 for m in rd.eagerMessages { send(m, from: id, r) }
                 try r.write(rd)
                 if let snap = rd.snapshot { recordDurableSnapshot(k, snap.metadata, fromLeader: true) }

@@ -16,11 +16,13 @@ public struct FaultSet: OptionSet, Sendable {
     public static let bridge = FaultSet(rawValue: 1 << 6)
     /// Freeze a node for a while (SIGSTOP-like): it wakes up with stale beliefs.
     public static let pauses = FaultSet(rawValue: 1 << 7)
-    public static let all: FaultSet = [.partitions, .crashes, .drops, .duplicates, .reorder, .oneWay, .bridge, .pauses]
+    /// A node loses its whole disk and rejoins empty, in recovery (on a share of seeds).
+    public static let diskLoss = FaultSet(rawValue: 1 << 8)
+    public static let all: FaultSet = [.partitions, .crashes, .drops, .duplicates, .reorder, .oneWay, .bridge, .pauses, .diskLoss]
 
     public static let names: [(String, FaultSet)] = [
         ("partitions", .partitions), ("crashes", .crashes), ("drops", .drops), ("duplicates", .duplicates),
-        ("reorder", .reorder), ("oneway", .oneWay), ("bridge", .bridge), ("pauses", .pauses),
+        ("reorder", .reorder), ("oneway", .oneWay), ("bridge", .bridge), ("pauses", .pauses), ("diskloss", .diskLoss),
     ]
 }
 
@@ -78,6 +80,8 @@ public struct SeedParameters: Sendable, Codable, Equatable, CustomStringConverti
     public var restartRate: Double
     public var pauseRate: Double
     public var leaderBias: Double
+    /// Whole disks are lost now and then (one seed in four with 3+ nodes).
+    public var diskLoss: Bool
 
     /// Draws from the seed alone (a stream of its own, so a new draw here does not reshuffle
     /// the cluster's streams).
@@ -112,6 +116,8 @@ public struct SeedParameters: Sendable, Codable, Equatable, CustomStringConverti
         restartRate = 0.01 + Double(r.below(30)) / 1000       // 1% .. 4%
         pauseRate = Double(r.below(5)) / 1000                 // 0 .. 0.4%
         leaderBias = Double(r.below(11)) / 10
+        // Drawn last, so that other draws keep their values.
+        diskLoss = f.contains(.diskLoss) && nodes >= 3 && r.below(4) == 0
     }
 
     public var description: String {
@@ -119,7 +125,7 @@ public struct SeedParameters: Sendable, Codable, Equatable, CustomStringConverti
         return "nodes=\(nodes) workload=\(workload.rawValue) snapshotEvery=\(snapshotEvery) batch=\(maxEntriesPerAppend) window=\(maxInflightAppends) "
             + "checkQuorum=\(checkQuorum) diskLatency=0...\(diskLatency) midReadyCrash=\(pct(midReadyCrashRate)) crashAfterVote=\(pct(crashAfterVoteRate)) "
             + "drop=\(pct(dropRate)) dup=\(pct(duplicateRate)) delay=1...\(maxDelay) late=\(pct(longDelayRate))x\(longDelay) "
-            + "partition=\(pct(partitionRate)) crash=\(pct(crashRate)) restart=\(pct(restartRate)) pause=\(pct(pauseRate)) leaderBias=\(leaderBias)"
+            + "partition=\(pct(partitionRate)) crash=\(pct(crashRate)) restart=\(pct(restartRate)) pause=\(pct(pauseRate)) leaderBias=\(leaderBias) diskLoss=\(diskLoss)"
     }
 }
 
@@ -139,6 +145,9 @@ public struct SimulationReport: Sendable, Codable {
     public var restarts = 0
     public var maxTerm: Term = 0
     public var traceHash: UInt64 = 0
+    /// Whole disks lost (the `diskloss` fault) and recoveries that finished.
+    public var disksLost = 0
+    public var recoveries = 0
     public var coverage = Coverage()
     public var passed: Bool { failure == nil }
 
@@ -167,6 +176,7 @@ struct SimulationRun {
     var clients: SimClients
     var report: SimulationReport
     var divergent: DivergentLogs?
+    var diskRng: SeededRandom
 
     init(_ config: SimulationConfig) {
         self.config = config
@@ -194,6 +204,7 @@ struct SimulationRun {
                              timeoutTicks: UInt64(4 * opts.electionTicks), rng: rng.fork())
         report = SimulationReport(seed: config.seed, parameters: p)
         if p.workload == .divergent { divergent = DivergentLogs() }
+        diskRng = SeededRandom(seed: config.seed ^ 0xD15C_1055)
     }
 
     /// Faults strike at the seed's rates while clients work; every tick is checked.
@@ -202,6 +213,7 @@ struct SimulationRun {
         for _ in 0..<config.faultTicks {
             injectFault(cluster, &rng, config.faults, majority: majority, parameters)
             divergent?.step(cluster, &rng)
+            if parameters.diskLoss { injectDiskLoss(cluster, &diskRng) }
             clients.step(cluster)
             cluster.tick()
             if let v = checkStep() { return v }
@@ -266,6 +278,8 @@ struct SimulationRun {
         report.maxTerm = cluster.maxTerm
         report.traceHash = cluster.traceHash
         report.coverage = cluster.coverage
+        report.disksLost = cluster.disksLost
+        report.recoveries = cluster.recoveriesFinished
         return report
     }
 }
@@ -355,6 +369,18 @@ func injectFault(_ c: SimCluster, _ rng: inout SeededRandom, _ f: FaultSet, majo
     if f.contains(.pauses) && rng.chance(k.pauseRate), let v = victim() {
         c.pause(v, until: c.now + 1 + rng.below(40))
     }
+}
+
+/// Now and then a live node loses its whole disk and is restarted empty a little later; it
+/// rejoins in recovery. One at a time: a second loss before the first has caught up could
+/// destroy the only copies of acknowledged writes, which no protocol survives.
+func injectDiskLoss(_ c: SimCluster, _ rng: inout SeededRandom) {
+    guard rng.chance(0.002), c.lostDisks.isEmpty, !c.liveIDs.contains(where: { c.node($0)!.recovering }) else { return }
+    let live = c.liveIDs
+    guard !live.isEmpty else { return }
+    let v = live[Int(rng.below(UInt64(live.count)))]
+    c.loseDisk(v)
+    c.scheduleRestart(v, at: c.now + 1 + rng.below(50))
 }
 
 func shuffle<T>(_ a: inout [T], _ rng: inout SeededRandom) {

@@ -81,6 +81,18 @@ add snapshot-suffix-rule Sources/Raft/RaftLog.swift \
   'if matchTerm(meta.index, meta.term) && meta.index >= compactedIndex {' \
   'if meta.index >= compactedIndex && meta.index <= lastIndex {' \
   "installing a snapshot keeps a log suffix that conflicts with it (§7)"
+add recovering-votes Sources/Raft/RaftNode+Step.swift \
+  '        if recovering {' \
+  '        if false {' \
+  "a recovering node (lost disk) votes"
+add lost-follower-ignored Sources/Raft/Progress.swift \
+  'guard rejected > 0 else { return .stale }' \
+  'return .stale' \
+  "a leader ignores a follower that rejects below its match (lost entries)"
+add recovery-on-cut-commit Sources/Raft/RaftNode+Step.swift \
+  'guard recovering, leaderCommit > 0, leaderCommit <= matchedThrough,' \
+  'guard recovering, leaderCommit > 0,' \
+  "recovery ends on a commit index the message did not let the log match"
 
 if [ $list = 1 ]; then for i in "${!names[@]}"; do printf '%-28s %s\n' "${names[$i]}" "${whats[$i]}"; done; exit 0; fi
 

@@ -43,7 +43,11 @@ let jobs = args.inProcess ? 1 : max(1, min(args.jobs, args.seeds.count))
 var passed = 0, failed = 0, safetyPassed = 0, livenessPassed = 0
 var ticks: UInt64 = 0, deliveries = 0, ops = 0
 var coverage = Coverage()
+var disksLost = 0, diskLossSeeds = 0, recoveries = 0
 for r in reports {
+    disksLost += r.disksLost
+    diskLossSeeds += r.disksLost > 0 ? 1 : 0
+    recoveries += r.recoveries
     ticks += r.ticks
     deliveries += r.deliveries
     ops += r.operations
@@ -75,6 +79,9 @@ if !args.quiet || args.seeds.count >= 100 {
 print(String(format: "speed: %.0f message deliveries/s and %.0f ticks/s wall clock (%d job(s), %.1f s); %.0f deliveries/s per job; %d client ops",
              Double(deliveries) / seconds, Double(ticks) / seconds, jobs, seconds,
              Double(deliveries) / seconds / Double(jobs), ops))
+if disksLost > 0 {
+    print("disk loss: \(disksLost) whole disk(s) lost on \(diskLossSeeds) seed(s); \(recoveries) recovery(ies) finished")
+}
 print("phases: safety (under faults) passed \(safetyPassed)/\(reports.count), liveness (after healing) passed \(livenessPassed)/\(reports.count)")
 print("simulate: \(passed) passed, \(failed) failed")
 exit(failed == 0 ? 0 : 1)
