@@ -50,13 +50,13 @@ add truncate-matching Sources/Raft/RaftLog.swift \
   '        if let f = new.first, f.index > compactedIndex, f.index <= lastIndex, f.index > committed { firstNew = 0 }
         guard firstNew < new.count else { return true }' \
   "truncate the log on an AppendEntries whose entries already match"
-add eager-vote-grant Sources/Raft/RaftNode+Step.swift \
-  'send(to: candidate, .requestVoteResponse(granted: granted), eager: false)' \
-  'send(to: candidate, .requestVoteResponse(granted: granted), eager: true)' \
+add eager-vote-grant Sources/Raft/RaftNode.swift \
+  '        if kind.mayPrecedePersistence { eagerMessages.append(m) } else { messages.append(m) }' \
+  '        if kind.mayPrecedePersistence || kind == .requestVoteResponse(granted: true) { eagerMessages.append(m) } else { messages.append(m) }' \
   "send a vote grant before votedFor is durable"
-add eager-append-ack Sources/Raft/RaftNode+Step.swift \
-  'send(to: leaderID, .appendEntriesResponse(success: true, index: lastNew, hintTerm: 0, hintIndex: 0), eager: false)' \
-  'send(to: leaderID, .appendEntriesResponse(success: true, index: lastNew, hintTerm: 0, hintIndex: 0), eager: true)' \
+add eager-append-ack Sources/Raft/RaftNode.swift \
+  '        if kind.mayPrecedePersistence { eagerMessages.append(m) } else { messages.append(m) }' \
+  '        if kind.mayPrecedePersistence || { if case .appendEntriesResponse(true, _, _, _) = kind { return true }; return false }() { eagerMessages.append(m) } else { messages.append(m) }' \
   "acknowledge appended entries before they are durable"
 add ignore-higher-term-response Sources/Raft/RaftNode+Step.swift \
   '        // §5.1: a higher term makes us a follower of that term.
@@ -89,12 +89,19 @@ add lost-follower-ignored Sources/Raft/Progress.swift \
   'guard rejected > 0 else { return .stale }' \
   'return .stale' \
   "a leader ignores a follower that rejects below its match (lost entries)"
-add recovery-on-cut-commit Sources/Raft/RaftNode+Step.swift \
-  'guard recovering, leaderCommit > 0, leaderCommit <= matchedThrough,' \
-  'guard recovering, leaderCommit > 0,' \
-  "recovery ends on a commit index the message did not let the log match"
+add recovery-on-old-term-commit Sources/Raft/RaftNode.swift \
+  'log.term(at: recoveryTarget) == term else { return }' \
+  'true else { return }' \
+  "recovery ends on a commit index of an earlier term"
 
-if [ $list = 1 ]; then for i in "${!names[@]}"; do printf '%-28s %s\n' "${names[$i]}" "${whats[$i]}"; done; exit 0; fi
+if [ $list = 1 ]; then
+  missing=0
+  for i in "${!names[@]}"; do
+    if python3 -c 'import sys; sys.exit(0 if sys.argv[2] in open(sys.argv[1]).read() else 1)' "${files[$i]}" "${olds[$i]}"; then a=ok; else a="ANCHOR MISSING"; missing=1; fi
+    printf '%-28s %-15s %s\n' "${names[$i]}" "$a" "${whats[$i]}"
+  done
+  exit $missing
+fi
 
 chosen=()
 if [ -n "$only" ]; then
