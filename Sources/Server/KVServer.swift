@@ -218,7 +218,7 @@ public final class KVServer: @unchecked Sendable {
             loop: loop,
             limits: .init(maxRequestBytes: config.maxRequestBytes, requestTimeoutMilliseconds: config.requestTimeoutMilliseconds,
                           maxInflightPerConnection: config.maxInflightPerConnection,
-                          maxConnections: maxConnections, maxConnectionsPerAddress: config.maxClientConnectionsPerAddress,
+                          maxPendingTotal: config.maxPendingRequests, maxConnections: maxConnections, maxConnectionsPerAddress: config.maxClientConnectionsPerAddress,
                           idleTimeoutMilliseconds: config.clientIdleTimeoutMilliseconds,
                           frameTimeoutMilliseconds: config.frameTimeoutMilliseconds,
                           maxOutboundBytesPerConnection: config.maxOutboundBytesPerConnection,
@@ -299,6 +299,7 @@ public final class KVServer: @unchecked Sendable {
         limits.maxPending = config.maxPendingRequests
         limits.maxInflightPerCaller = config.maxInflightPerConnection
         limits.requestTimeout = UInt64(config.requestTimeoutMilliseconds) * 1_000_000
+        limits.deadlineMarginCap = 100_000_000  // 100 ms (docs/protocol.md, "Deadlines")
         let service = ClientRequestService(replica: replica, limits: limits, view: self)
         self.service = service
         clients?.service = service

@@ -20,6 +20,9 @@ public final class ClientRequestService {
         /// The server's own deadline for a request, in the host's clock units (0: none). A
         /// caller's shorter deadline wins.
         public var requestTimeout: UInt64 = 0
+        /// A caller's deadline is shortened by a tenth of it, at most this much, so that the
+        /// `timedOut` answer reaches the caller before it gives up (kvd: 100 ms).
+        public var deadlineMarginCap: UInt64 = 0
         public init() {}
     }
 
@@ -54,7 +57,8 @@ public final class ClientRequestService {
     /// Admits and proposes `command` (a client request or a session registration). Returns the outcome when it is decided at once (refused,
     /// nothing happened); nil when it was proposed, and the outcome comes through
     /// `process`'s or `expire`'s `deliver` later.
-    /// `timeout` is the caller's own deadline, relative to `now` (nil: the server's alone).
+    /// `timeout` is the caller's own deadline, relative to `now` (nil: the server's alone);
+    /// the service answers a margin before it (`Limits.deadlineMarginCap`).
     public func submit(_ command: LogCommand, from origin: RequestOrigin, now: UInt64,
                        timeout: UInt64? = nil) -> ClientOutcome? {
         if let refusal = admissionRefusal(command, from: origin) { return refusal }
@@ -91,7 +95,10 @@ public final class ClientRequestService {
 
     private func deadline(now: UInt64, timeout: UInt64?) -> UInt64 {
         var budget: UInt64? = limits.requestTimeout > 0 ? limits.requestTimeout : nil
-        if let timeout { budget = min(budget ?? timeout, timeout) }
+        if let timeout {
+            let callers = timeout - min(timeout / 10, limits.deadlineMarginCap)
+            budget = min(budget ?? callers, callers)
+        }
         guard let budget else { return UInt64.max }
         let (sum, overflow) = now.addingReportingOverflow(budget)
         return overflow ? UInt64.max - 1 : sum
@@ -107,6 +114,18 @@ public final class ClientRequestService {
             guard !pending.isEmpty else { return }
             resolve(event, deliver)
         }, beforePersist: beforePersist)
+    }
+
+    /// `process` phase by phase (see `Replica.nextReady`), for a host whose disk takes time
+    /// (the simulator): it runs the replica's `nextReady`, `write` and `sync` itself and hands
+    /// each Ready here to send its promises, apply, and resolve requests.
+    public func finish(_ rd: Ready, send: (Message) -> Void,
+                       deliver: (RequestOrigin, ClientOutcome) -> Void) throws(StorageError) {
+        deliverOrphans(deliver)
+        try replica.finish(rd, send: send, events: { event in
+            guard !pending.isEmpty else { return }
+            resolve(event, deliver)
+        })
     }
 
     private func resolve(_ event: ReplicaEvent, _ deliver: (RequestOrigin, ClientOutcome) -> Void) {
@@ -135,7 +154,9 @@ public final class ClientRequestService {
         }
     }
 
-    private func deliverOrphans(_ deliver: (RequestOrigin, ClientOutcome) -> Void) {
+    /// Answers requests orphaned since the last call (the phase-by-phase host calls it once
+    /// per turn; `process` does it itself).
+    public func deliverOrphans(_ deliver: (RequestOrigin, ClientOutcome) -> Void) {
         guard !orphans.isEmpty else { return }
         let list = orphans
         orphans.removeAll()
