@@ -1,5 +1,6 @@
 import KV
 import Raft
+import Linearizability
 import Replica
 import Wire
 
