@@ -73,6 +73,12 @@ struct DurableState: CustomStringConvertible {
 /// in-memory log has term `memTerm(i)` at index i, must not promise anything not durable.
 /// Returns why it breaks the rule, or nil.
 func brokenPromise(_ m: Message, durable d: DurableState, memTerm: (LogIndex) -> Term?) -> String? {
+    // PreVote traffic carries the term a pre-vote is about, which nobody adopts (thesis
+    // §9.6); a refusal carries the sender's own term and is checked like any reply.
+    switch m.kind {
+    case .preVote, .preVoteResponse(granted: true): return nil
+    default: break
+    }
     if m.term > d.hardState.term {
         return "sent a message of term \(m.term) while its durable term is \(d.hardState.term)"
     }

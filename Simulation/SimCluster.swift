@@ -65,6 +65,8 @@ public final class SimCluster {
         public var electionTicks = 10
         public var heartbeatTicks = 1
         public var checkQuorum = true
+        /// PreVote (thesis §9.6), on by default as in kvd.
+        public var preVote = true
         public var snapshotEvery: UInt64 = 0
         /// Snapshot once this many payload bytes were applied since the last one (0: never).
         public var snapshotBytes = 0
@@ -186,6 +188,7 @@ public final class SimCluster {
         c.electionTicks = options.electionTicks
         c.heartbeatTicks = options.heartbeatTicks
         c.checkQuorum = options.checkQuorum
+        c.preVote = options.preVote
         c.maxEntriesPerAppend = options.maxEntriesPerAppend
         c.maxInflightAppends = options.maxInflightAppends
         c.snapshotChunkBytes = options.snapshotChunkBytes

@@ -17,6 +17,12 @@ public enum MessageKind: Sendable, Equatable {
     /// RequestVote RPC (§5.2, §5.4.1).
     case requestVote(lastLogIndex: LogIndex, lastLogTerm: Term)
     case requestVoteResponse(granted: Bool)
+    /// PreVote (thesis §9.6): "could I win an election?" The message's term is the term the
+    /// sender would campaign in (its term + 1); the sender's own term does not change, and a
+    /// voter records nothing. Fields as in RequestVote.
+    case preVote(lastLogIndex: LogIndex, lastLogTerm: Term)
+    /// A grant carries the term of the pre-vote it answers; a refusal carries the voter's term.
+    case preVoteResponse(granted: Bool)
 
     /// AppendEntries RPC (§5.3). `entries` are contiguous starting at prevLogIndex + 1.
     case appendEntries(prevLogIndex: LogIndex, prevLogTerm: Term, entries: [Entry], leaderCommit: LogIndex)
@@ -50,6 +56,8 @@ public enum MessageTag: UInt8, Sendable, CaseIterable {
     case heartbeatResponse = 6
     case installSnapshot = 7
     case installSnapshotResponse = 8
+    case preVote = 9
+    case preVoteResponse = 10
 
     public var name: String {
         switch self {
@@ -61,6 +69,8 @@ public enum MessageTag: UInt8, Sendable, CaseIterable {
         case .heartbeatResponse: return "HeartbeatResponse"
         case .installSnapshot: return "InstallSnapshot"
         case .installSnapshotResponse: return "InstallSnapshotResponse"
+        case .preVote: return "PreVote"
+        case .preVoteResponse: return "PreVoteResponse"
         }
     }
 }
@@ -76,6 +86,8 @@ extension MessageKind {
         case .heartbeatResponse: return .heartbeatResponse
         case .installSnapshot: return .installSnapshot
         case .installSnapshotResponse: return .installSnapshotResponse
+        case .preVote: return .preVote
+        case .preVoteResponse: return .preVoteResponse
         }
     }
 
@@ -92,10 +104,18 @@ extension MessageKind {
     /// a vote grant promises votedFor, an append or snapshot acknowledgement the entries or
     /// snapshot, a RequestVote the candidate's new term and self-vote; refusals and other
     /// replies carry a term that must survive a crash too.
+    ///
+    /// PreVote (thesis §9.6) promises nothing durable: a PreVote carries a term the sender
+    /// has not adopted, and a granted PreVoteResponse records neither a vote nor a term (and
+    /// a log that lost unsynced entries in a crash is only less up to date, so the grant
+    /// stays true). Both go early. A refused PreVoteResponse carries the voter's own term,
+    /// so it waits like every other refusal.
     public var mayPrecedePersistence: Bool {
         switch self {
-        case .appendEntries, .heartbeat, .installSnapshot:
+        case .appendEntries, .heartbeat, .installSnapshot, .preVote, .preVoteResponse(granted: true):
             return true
+        case .preVoteResponse(granted: false):
+            return false
         case .requestVote, .requestVoteResponse, .appendEntriesResponse, .heartbeatResponse, .installSnapshotResponse:
             return false
         }

@@ -11,6 +11,11 @@ public struct RaftConfig: Sendable {
     /// A leader that has not heard from a quorum for E ticks steps down, so that clients
     /// of a cut-off leader look elsewhere instead of waiting (dissertation §6.2).
     public var checkQuorum: Bool = true
+    /// PreVote (thesis §9.6): before raising its term, a would-be candidate asks whether a
+    /// majority would vote for it; voters say yes only if they have not heard from a leader
+    /// within the election timeout and its log is up to date. A node cut off from the
+    /// cluster therefore never raises the term and never deposes a healthy leader on return.
+    public var preVote: Bool = true
     /// Start in recovery: this member lost its storage (or some of it) under an identity the
     /// cluster already knows, so it may have voted and acknowledged entries it no longer
     /// holds. Until it has caught up with a leader (see `RaftNode.recovering`) it never

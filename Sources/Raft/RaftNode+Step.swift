@@ -6,6 +6,16 @@ extension RaftNode {
             droppedMessages += 1
             return
         }
+        // PreVote (§9.6) changes no term: a pre-vote carries the term its sender would
+        // campaign in, and a grant echoes it; neither makes anyone adopt it.
+        if case let .preVote(lastIndex, lastTerm) = m.kind, m.term >= term {
+            handleVoteRequest(from: m.from, term: m.term, lastIndex: lastIndex, lastTerm: lastTerm, pre: true)
+            return
+        }
+        if case .preVoteResponse(granted: true) = m.kind, m.term > term {
+            handlePreVoteResponse(from: m.from, term: m.term, granted: true)
+            return
+        }
         // §5.1: a higher term makes us a follower of that term.
         if m.term > term {
             switch m.kind {
@@ -21,6 +31,8 @@ extension RaftNode {
                 send(to: m.from, .appendEntriesResponse(success: false, index: 0, hintTerm: 0, hintIndex: 0))
             case .requestVote:
                 send(to: m.from, .requestVoteResponse(granted: false))
+            case .preVote:
+                send(to: m.from, .preVoteResponse(granted: false))
             default:
                 break
             }
@@ -29,9 +41,13 @@ extension RaftNode {
 
         switch m.kind {
         case let .requestVote(lastIndex, lastTerm):
-            handleRequestVote(from: m.from, lastIndex: lastIndex, lastTerm: lastTerm)
+            handleVoteRequest(from: m.from, term: m.term, lastIndex: lastIndex, lastTerm: lastTerm, pre: false)
         case let .requestVoteResponse(granted):
             handleVoteResponse(from: m.from, granted: granted)
+        case .preVote:
+            break // handled above: it never reaches here with a current term
+        case let .preVoteResponse(granted):
+            handlePreVoteResponse(from: m.from, term: m.term, granted: granted)
         case let .appendEntries(prevIndex, prevTerm, entries, commit):
             guard role != .leader else { droppedMessages += 1; return } // two leaders in one term: impossible
             acceptLeader(m.from)
@@ -69,26 +85,67 @@ extension RaftNode {
         if role == .candidate { becomeFollower(term: term, leader: from) }
         leader = from
         electionElapsed = 0
+        preVotes = nil
     }
 
     // MARK: - RequestVote (§5.2, §5.4.1)
 
-    private mutating func handleRequestVote(from candidate: NodeID, lastIndex: LogIndex, lastTerm: Term) {
+    /// A RequestVote, or with `pre` a PreVote for term `msgTerm` (>= ours; thesis §9.6). A
+    /// pre-vote is granted only if we have not heard from a leader within the election
+    /// timeout (the leader lease that check-quorum also relies on) and records nothing.
+    private mutating func handleVoteRequest(from candidate: NodeID, term msgTerm: Term, lastIndex: LogIndex,
+                                            lastTerm: Term, pre: Bool) {
         if recovering {
             // It may have voted in this term before its disk was lost, and may lack entries
             // it acknowledged: its vote could elect a leader missing committed entries.
             votesRefusedWhileRecovering += 1
-            send(to: candidate, .requestVoteResponse(granted: false))
+            replyToVote(candidate, granted: false, msgTerm: msgTerm, pre: pre)
+            return
+        }
+        if pre {
+            let leaderHeard = leader != noNode && electionElapsed < config.electionTicks
+            let canVote = msgTerm > term || vote == candidate || (vote == noNode && leader == noNode)
+            let granted = !leaderHeard && canVote && logAllowsVote(lastIndex: lastIndex, lastTerm: lastTerm)
+            replyToVote(candidate, granted: granted, msgTerm: msgTerm, pre: true)
             return
         }
         let canVote = vote == candidate || (vote == noNode && leader == noNode)
-        let granted = canVote && log.isUpToDate(lastIndex: lastIndex, lastTerm: lastTerm)
+        let granted = canVote && logAllowsVote(lastIndex: lastIndex, lastTerm: lastTerm)
         if granted {
             vote = candidate
+            preVotes = nil // wait for the candidate we voted for instead of pre-campaigning
             resetElectionTimer()
         }
         // Leaves only after the vote is durable (a reply never precedes persistence).
-        send(to: candidate, .requestVoteResponse(granted: granted))
+        replyToVote(candidate, granted: granted, msgTerm: msgTerm, pre: false)
+    }
+
+    /// §5.4.1, for votes and pre-votes alike: only a log at least as up to date as ours.
+    private func logAllowsVote(lastIndex: LogIndex, lastTerm: Term) -> Bool {
+        return log.isUpToDate(lastIndex: lastIndex, lastTerm: lastTerm)
+    }
+
+    /// A pre-vote grant echoes the pre-vote's term; every other answer carries ours.
+    private mutating func replyToVote(_ candidate: NodeID, granted: Bool, msgTerm: Term, pre: Bool) {
+        if pre {
+            send(to: candidate, .preVoteResponse(granted: granted), term: granted ? msgTerm : term)
+        } else {
+            send(to: candidate, .requestVoteResponse(granted: granted))
+        }
+    }
+
+    /// Counts a pre-vote answer; a majority of grants starts the real election (§9.6). A grant
+    /// counts only for term + 1, a refusal only in our term (a higher one made us adopt it).
+    private mutating func handlePreVoteResponse(from voter: NodeID, term msgTerm: Term, granted: Bool) {
+        guard var answers = preVotes, msgTerm == (granted ? term + 1 : term) else { return }
+        if answers[voter] == nil { answers[voter] = granted }
+        preVotes = answers
+        let yes = answers.values.filter { $0 }.count
+        if yes >= cluster.quorum {
+            campaign()
+        } else if answers.count - yes >= cluster.quorum {
+            preVotes = nil // could not win: wait for a leader or the next timeout
+        }
     }
 
     private mutating func handleVoteResponse(from voter: NodeID, granted: Bool) {

@@ -41,6 +41,10 @@ public struct RaftNode: Sendable {
     var randomizedElectionTimeout: Int
     /// Votes received in this candidacy, by voter.
     var votes: [NodeID: Bool] = [:]
+    /// PreVote (thesis §9.6): non-nil while this follower asks whether it could win an
+    /// election in term + 1; the answers so far, by voter (itself included).
+    /// Invariant: nil unless role == .follower.
+    var preVotes: [NodeID: Bool]?
     /// Leader only: one per voter other than this node, sorted by id (deterministic order).
     public internal(set) var progress: [Progress] = []
     /// Leader only: peers whose progress changed and should be sent to at the next `ready()`
@@ -110,7 +114,7 @@ public struct RaftNode: Sendable {
         switch role {
         case .follower, .candidate:
             // A recovering node may not vote for itself either: it waits for a leader.
-            if electionElapsed >= randomizedElectionTimeout && !recovering { campaign() }
+            if electionElapsed >= randomizedElectionTimeout && !recovering { startElection() }
         case .leader:
             heartbeatElapsed += 1
             if heartbeatElapsed >= config.heartbeatTicks {
@@ -150,10 +154,31 @@ public struct RaftNode: Sendable {
         leader = newLeader
         progress.removeAll()
         votes.removeAll()
+        preVotes = nil
         pendingBroadcast = false
     }
 
+    /// The election timer fired: with PreVote, ask first; otherwise campaign at once.
+    mutating func startElection() {
+        if config.preVote && cluster.quorum > 1 { preCampaign() } else { campaign() }
+    }
+
+    /// Thesis §9.6: asks the peers whether they would vote for us in term + 1, changing
+    /// neither our term nor our vote, so a node that cannot win (cut off, or with a stale
+    /// log) never forces the cluster into a higher term. `campaign()` follows a majority.
+    mutating func preCampaign() {
+        if role != .follower { becomeFollower(term: term, leader: noNode) }
+        leader = noNode
+        preVotes = [id: true]
+        resetElectionTimer()
+        for peer in peers {
+            // Promises nothing durable, so it may leave before this Ready is persisted.
+            send(to: peer, .preVote(lastLogIndex: log.lastIndex, lastLogTerm: log.lastTerm), term: term + 1)
+        }
+    }
+
     mutating func campaign() {
+        preVotes = nil
         term += 1
         vote = id
         role = .candidate
@@ -201,6 +226,7 @@ public struct RaftNode: Sendable {
         recovering = true
         recoveryTarget = 0
         if role != .follower { becomeFollower(term: term, leader: noNode) }
+        preVotes = nil
         events.append(.recoveryStarted)
     }
 
@@ -316,7 +342,13 @@ public struct RaftNode: Sendable {
     /// Queues a message: in `eagerMessages` if its kind may precede persistence, otherwise in
     /// `messages`, sent only after this Ready is durable (`MessageKind.mayPrecedePersistence`).
     mutating func send(to peer: NodeID, _ kind: MessageKind) {
-        let m = Message(from: id, to: peer, term: term, kind: kind)
+        send(to: peer, kind, term: term)
+    }
+
+    /// As `send(to:_:)` with an explicit message term: only PreVote traffic carries a term
+    /// other than ours (the term a pre-vote is about).
+    mutating func send(to peer: NodeID, _ kind: MessageKind, term messageTerm: Term) {
+        let m = Message(from: id, to: peer, term: messageTerm, kind: kind)
         if kind.mayPrecedePersistence { eagerMessages.append(m) } else { messages.append(m) }
     }
 
@@ -324,6 +356,7 @@ public struct RaftNode: Sendable {
         log.checkInvariants()
         precondition(role != .leader || leader == id, "a leader knows it leads")
         precondition(role != .candidate || vote == id, "a candidate votes for itself")
+        precondition(preVotes == nil || role == .follower, "only a follower pre-campaigns")
         precondition(!recovering || role == .follower, "a recovering node neither campaigns nor leads")
         for p in progress { p.checkInvariants(maxInflight: config.maxInflightAppends) }
     }

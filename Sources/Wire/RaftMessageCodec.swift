@@ -21,6 +21,12 @@ extension Message {
         case let .requestVoteResponse(granted):
             w.writeUInt8(MessageTag.requestVoteResponse.rawValue)
             w.writeBool(granted)
+        case let .preVote(lastLogIndex, lastLogTerm):
+            w.writeUInt8(MessageTag.preVote.rawValue)
+            w.writeVarint(lastLogIndex); w.writeVarint(lastLogTerm)
+        case let .preVoteResponse(granted):
+            w.writeUInt8(MessageTag.preVoteResponse.rawValue)
+            w.writeBool(granted)
         case let .appendEntries(prevLogIndex, prevLogTerm, entries, leaderCommit):
             w.writeUInt8(MessageTag.appendEntries.rawValue)
             w.writeVarint(prevLogIndex); w.writeVarint(prevLogTerm); w.writeVarint(leaderCommit)
@@ -79,6 +85,10 @@ extension Message {
             kind = .requestVote(lastLogIndex: try r.readVarint(), lastLogTerm: try r.readVarint())
         case .requestVoteResponse:
             kind = .requestVoteResponse(granted: try r.readBool())
+        case .preVote:
+            kind = .preVote(lastLogIndex: try r.readVarint(), lastLogTerm: try r.readVarint())
+        case .preVoteResponse:
+            kind = .preVoteResponse(granted: try r.readBool())
         case .appendEntries:
             kind = try decodeAppendEntries(from: &r, term: term, limits: limits)
         case .appendEntriesResponse:

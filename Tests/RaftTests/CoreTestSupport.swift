@@ -10,6 +10,9 @@ struct CoreHarness {
     init(id: NodeID = 1, voters: [NodeID] = [1, 2, 3], state: PersistentState = PersistentState(), seed: UInt64 = 1,
          configure: (inout RaftConfig) -> Void = { _ in }) {
         var c = RaftConfig(id: id, voters: voters)
+        // The plain election rules (§5.2) are tested with RequestVote alone; PreVoteRuleTests
+        // turn PreVote (on by default) back on.
+        c.preVote = false
         configure(&c)
         node = RaftNode(config: c, state: state, seed: seed)
         persisted = state

@@ -10,6 +10,23 @@ final class PeerCodecTests: XCTestCase {
         }
     }
 
+    func testSamplesCoverEveryMessageTag() {
+        XCTAssertEqual(Set(Samples.kinds.map(\.tag)), Set(MessageTag.allCases))
+    }
+
+    func testPreVoteRoundTripsWithItsProposedTerm() throws {
+        // A pre-vote carries the term its sender would campaign in, not the sender's own.
+        let m = Message(from: 3, to: 1, term: 8, kind: .preVote(lastLogIndex: 41, lastLogTerm: 6))
+        let back = try Message.decode(m.encoded())
+        XCTAssertEqual(back, m)
+        XCTAssertEqual(back.kind.tag, .preVote)
+        let grant = Message(from: 1, to: 3, term: 8, kind: .preVoteResponse(granted: true))
+        XCTAssertEqual(try Message.decode(grant.encoded()), grant)
+        let refusal = Message(from: 1, to: 3, term: 7, kind: .preVoteResponse(granted: false))
+        XCTAssertEqual(try Message.decode(refusal.encoded()), refusal)
+        XCTAssertNotEqual(grant.encoded(), refusal.encoded())
+    }
+
     func testBatchRoundTrips() throws {
         XCTAssertEqual(try RaftBatch.decode(RaftBatch.encode(Samples.messages)), Samples.messages)
         XCTAssertThrowsError(try RaftBatch.decode(RaftBatch.encode([])))

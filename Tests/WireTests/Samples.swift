@@ -12,6 +12,10 @@ enum Samples {
         .requestVote(lastLogIndex: .max, lastLogTerm: .max),
         .requestVoteResponse(granted: true),
         .requestVoteResponse(granted: false),
+        .preVote(lastLogIndex: 0, lastLogTerm: 0),
+        .preVote(lastLogIndex: .max, lastLogTerm: .max),
+        .preVoteResponse(granted: true),
+        .preVoteResponse(granted: false),
         .appendEntries(prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0),
         .appendEntries(prevLogIndex: 10, prevLogTerm: 3, entries: [
             Entry(term: 3, index: 11, kind: .normal, data: [1, 2, 3]),
