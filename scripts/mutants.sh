@@ -38,9 +38,9 @@ add old-term-commit Sources/Raft/RaftNode+Leader.swift \
   'guard n > log.committed else' \
   "commit by counting replicas of an old-term entry (Figure 8)"
 add no-up-to-date-check Sources/Raft/RaftNode+Step.swift \
-  'let granted = canVote && log.isUpToDate(lastIndex: lastIndex, lastTerm: lastTerm)' \
-  'let granted = canVote' \
-  "grant votes without the up-to-date log check (§5.4.1)"
+  'return log.isUpToDate(lastIndex: lastIndex, lastTerm: lastTerm)' \
+  'return true' \
+  "grant votes (and pre-votes) without the up-to-date log check (§5.4.1)"
 add no-vote-persist Sources/Raft/RaftNode.swift \
   'public var hardState: HardState { HardState(term: term, vote: vote, commit: log.committed) }' \
   'public var hardState: HardState { HardState(term: term, vote: noNode, commit: log.committed) }' \
@@ -81,6 +81,10 @@ add snapshot-suffix-rule Sources/Raft/RaftLog.swift \
   'if matchTerm(meta.index, meta.term) && meta.index >= compactedIndex {' \
   'if meta.index >= compactedIndex && meta.index <= lastIndex {' \
   "installing a snapshot keeps a log suffix that conflicts with it (§7)"
+add prevote-ignores-leader Sources/Raft/RaftNode+Step.swift \
+  'let granted = !leaderHeard && canVote && logAllowsVote(lastIndex: lastIndex, lastTerm: lastTerm)' \
+  'let granted = canVote && logAllowsVote(lastIndex: lastIndex, lastTerm: lastTerm)' \
+  "grant a pre-vote while a leader is still heard from (§9.6)"
 add recovering-votes Sources/Raft/RaftNode+Step.swift \
   '        if recovering {' \
   '        if false {' \
