@@ -9,6 +9,9 @@ extension RaftNode {
         // PreVote (§9.6) changes no term: a pre-vote carries the term its sender would
         // campaign in, and a grant echoes it; neither makes anyone adopt it.
         if case let .preVote(lastIndex, lastTerm) = m.kind, m.term >= term {
+            // Its sender's own term is m.term - 1, and §5.1 holds for that one: a member that
+            // lost its disk learns a term it may have voted or acknowledged in this way too.
+            if m.term - 1 > term { becomeFollower(term: m.term - 1, leader: noNode) }
             handleVoteRequest(from: m.from, term: m.term, lastIndex: lastIndex, lastTerm: lastTerm, pre: true)
             return
         }

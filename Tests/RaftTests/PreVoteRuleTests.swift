@@ -51,13 +51,23 @@ final class PreVoteRuleTests: XCTestCase {
 
         // The voter side records nothing either: no term, no vote, no timer reset.
         var v = harness(id: 2)
-        let out = v.step(Message(from: 1, to: 2, term: 5, kind: .preVote(lastLogIndex: 0, lastLogTerm: 0)))
+        let out = v.step(Message(from: 1, to: 2, term: 1, kind: .preVote(lastLogIndex: 0, lastLogTerm: 0)))
         XCTAssertEqual(preVoteAnswer(out)?.granted, true)
-        XCTAssertEqual(preVoteAnswer(out)?.term, 5, "a grant echoes the pre-vote's term")
+        XCTAssertEqual(preVoteAnswer(out)?.term, 1, "a grant echoes the pre-vote's term")
         XCTAssertEqual(v.node.term, 0)
         XCTAssertEqual(v.node.vote, noNode)
         XCTAssertEqual(v.persisted.hardState.term, 0)
         XCTAssertEqual(v.persisted.hardState.vote, noNode)
+    }
+
+    func testVoterAdoptsTheSendersOwnTermButNotTheAskedOne() {
+        // A pre-vote for term 5 comes from a member of term 4: §5.1 applies to that term.
+        var v = harness(id: 2)
+        let out = v.step(Message(from: 1, to: 2, term: 5, kind: .preVote(lastLogIndex: 0, lastLogTerm: 0)))
+        XCTAssertEqual(v.node.term, 4)
+        XCTAssertEqual(v.node.vote, noNode)
+        XCTAssertEqual(preVoteAnswer(out)?.granted, true)
+        XCTAssertEqual(preVoteAnswer(out)?.term, 5)
     }
 
     func testPreVoteRefusedWhileLeaderIsHeard() {
