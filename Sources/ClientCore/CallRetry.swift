@@ -1,0 +1,76 @@
+/// How a client backs off between attempts. Shared by KVClient and the simulated clients.
+public struct RetryPolicy: Sendable, Equatable {
+    /// Delay between retries when no leader is known or a server is busy: doubles from min to max.
+    public var backoffMin: Duration
+    public var backoffMax: Duration
+    /// Redirects in a row followed at once before slowing down (stale hints can ping-pong
+    /// during an election).
+    public var redirectsBeforeBackoff = 3
+
+    public init(backoffMin: Duration, backoffMax: Duration) {
+        self.backoffMin = backoffMin
+        self.backoffMax = backoffMax
+    }
+}
+
+/// What one attempt produced, as far as routing and retrying care. Hosts map their own
+/// transport results to this (kvd clients: ClientError and CallFailure; the simulator:
+/// ClientOutcome and its attempt timeout). Results and fatal errors stay with the host.
+public enum AttemptEvent<Endpoint: Hashable & Sendable>: Sendable {
+    /// Not the leader; `leader` when the host could resolve where it is, `leaderID` 0 when
+    /// the server knows no leader.
+    case notLeader(leaderID: UInt64, leader: Endpoint?)
+    /// No quorum / no leader (or the proposal was overwritten): forget the hint, back off.
+    case unavailable
+    /// Busy, or the server's own deadline passed (outcome unknown): back off, same sequence.
+    case busy
+    /// The server is shutting down: try another.
+    case shuttingDown
+    /// No connection could be made.
+    case dialFailed
+    /// No reply within the attempt's timeout (paused or partitioned): try another.
+    case timedOut
+    /// The connection broke mid-call: forget the hint, back off.
+    case connectionLost
+}
+
+/// What to do after an attempt that produced no result.
+public enum RetryDecision: Sendable, Equatable {
+    /// Send again (to `ClientCore.target`) after this long (zero: at once).
+    case retry(after: Duration)
+    /// Fetch the member list to resolve an id-only redirect, then call `handle` again with
+    /// `afterLearning: true`.
+    case learnMembers
+}
+
+/// One call's retry bookkeeping: its deadline, current back-off and redirect streak.
+public struct CallRetry: Sendable {
+    /// Nil: retry until the host stops (the simulator's clients).
+    public let deadline: ClientTime?
+    private var backoff: Duration
+    private var redirectsInRow = 0
+
+    public init(now: ClientTime, timeout: Duration?, policy: RetryPolicy) {
+        deadline = timeout.map { now + $0 }
+        backoff = policy.backoffMin
+    }
+
+    public func expired(now: ClientTime) -> Bool { deadline.map { now >= $0 } ?? false }
+
+    /// Time left before the deadline (nil: no deadline).
+    public func remaining(now: ClientTime) -> Duration? { deadline.map { $0 - now } }
+
+    mutating func pause(now: ClientTime, policy: RetryPolicy) -> Duration {
+        var wait = backoff
+        if let left = remaining(now: now) { wait = max(.zero, min(wait, left)) }
+        backoff = min(backoff * 2, policy.backoffMax)
+        return wait
+    }
+
+    mutating func redirected() -> Int {
+        redirectsInRow += 1
+        return redirectsInRow
+    }
+
+    mutating func resetRedirects() { redirectsInRow = 0 }
+}
