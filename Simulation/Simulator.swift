@@ -36,6 +36,11 @@ public struct SimulationConfig: Sendable {
     public var snapshotEvery: UInt64 = 0
     /// A run that delivers more messages than this has a message storm: it fails.
     public var maxDeliveries = 3_000_000
+    /// Requests each client pipelines (its session window); nil: drawn per seed (1, 4, 8, 16).
+    public var window: UInt64?
+    /// Short-lived clients churning through a small session table, so sessions are evicted
+    /// while their owners retry; nil: drawn per seed (one seed in three).
+    public var sessionChurn: Bool?
     public init() {}
 }
 
@@ -47,6 +52,9 @@ public struct SimulationReport: Sendable {
     public var deliveries = 0
     public var operations = 0
     public var retries = 0
+    /// Requests answered `sessionExpired`, and the most one client had in flight at once.
+    public var expirations = 0
+    public var maxInFlight = 0
     public var restarts = 0
     public var maxTerm: Term = 0
     public var traceHash: UInt64 = 0
@@ -65,6 +73,10 @@ public func runSimulation(_ config: SimulationConfig) -> SimulationReport {
     opts.maxEntriesPerAppend = [1, 2, 4, 64][Int(shape.below(4))]
     opts.maxInflightAppends = [1, 4, 64][Int(shape.below(3))]
     if config.faults.contains(.crashes) { opts.crashAfterVoteRate = [0, 0.05, 0.2][Int(shape.below(3))] }
+    let window = config.window ?? [1, 4, 8, 16][Int(shape.below(4))]
+    let churn = config.sessionChurn ?? (shape.below(3) == 0)
+    // Churn: a table smaller than the clients, so every few registrations evict someone.
+    if churn { opts.sessionLimits = SessionLimits(maxSessions: max(2, config.clients - 1)) }
     let cluster = SimCluster(nodes: config.nodes, seed: config.seed, options: opts)
     var rng = cluster.faultRng.fork()
     let f = config.faults
@@ -78,7 +90,8 @@ public func runSimulation(_ config: SimulationConfig) -> SimulationReport {
     }
     cluster.network.faults = net
     var clients = SimClients(count: config.clients, keys: config.keys, nodes: cluster.ids,
-                             timeoutTicks: UInt64(4 * opts.electionTicks), rng: rng.fork())
+                             timeoutTicks: UInt64(4 * opts.electionTicks), rng: rng.fork(),
+                             window: window, churn: churn ? 1...4 : nil)
     var report = SimulationReport(seed: config.seed)
 
     func failed(_ why: String) -> SimulationReport {
@@ -91,6 +104,8 @@ public func runSimulation(_ config: SimulationConfig) -> SimulationReport {
         report.deliveries = cluster.network.delivered
         report.operations = clients.completedOps
         report.retries = clients.retries
+        report.expirations = clients.expirations
+        report.maxInFlight = clients.maxInFlight
         report.restarts = cluster.restarts
         report.maxTerm = cluster.maxTerm
         report.traceHash = cluster.traceHash

@@ -16,6 +16,9 @@ parser.int("clients", default: 4, range: 1...64, help: "concurrent clients")
 parser.int("keys", default: 4, range: 1...1000, help: "distinct keys the clients use")
 parser.string("faults", default: "all", help: "comma list of: all, none, " + FaultSet.names.map(\.0).joined(separator: ", "))
 parser.int("snapshot-every", default: 0, range: 0...Int.max, help: "snapshot and compact every N entries (0: never)")
+parser.int("window", default: nil, range: 1...256, help: "requests each client pipelines (default: drawn per seed from 1, 4, 8, 16)")
+parser.choice("session-churn", choices: ["on", "off"], default: nil,
+              help: "short-lived clients evicting sessions from a small table (default: one seed in three)")
 parser.int("jobs", default: 2, range: 1...64, help: "seeds run in parallel (output order is unchanged)")
 parser.bool("quiet", help: "print only failures and the summary")
 parser.bool("check-determinism", help: "run every seed twice and compare trace hashes")
@@ -66,13 +69,15 @@ base.clients = args.int("clients")!
 base.keys = args.int("keys")!
 base.faults = faults
 base.snapshotEvery = UInt64(args.int("snapshot-every")!)
+base.window = args.int("window").map { UInt64($0) }
+base.sessionChurn = args.string("session-churn").map { $0 == "on" }
 let quiet = args.bool("quiet")
 let checkDeterminism = args.bool("check-determinism")
 
 /// The one command that replays `seed` with these settings.
 @MainActor func replayCommand(_ seed: UInt64) -> String {
     var cmd = "swift run -c release simulate --seed \(seed) --nodes \(base.nodes)"
-    for name in ["fault-ticks", "heal-ticks", "clients", "keys", "faults", "snapshot-every"] where args.isSet(name) {
+    for name in ["fault-ticks", "heal-ticks", "clients", "keys", "faults", "snapshot-every", "window", "session-churn"] where args.isSet(name) {
         cmd += " --\(name) \(args.value(name).map { "\($0)" } ?? "")"
     }
     return cmd
