@@ -28,6 +28,9 @@ let package = Package(
         .target(name: "Wire", dependencies: ["Codec", "Raft", "KV"]),
         // One replica's logic minus I/O: drives the core, storage and state machine.
         .target(name: "Replica", dependencies: ["Raft", "KV", "Storage", "Codec"]),
+        // The client-request lifecycle shared by kvd and the simulator: admit, propose,
+        // resolve, expire, map to the wire reply. Transport-free.
+        .target(name: "Service", dependencies: ["Raft", "KV", "Replica", "Storage", "Wire", "Heap"]),
         // Sockets, epoll event loop, timers.
         .target(name: "Transport", dependencies: ["CEpoll", "Posix", "Heap"]),
         // Leveled, structured log lines; rate-limited repeats.
@@ -35,7 +38,7 @@ let package = Package(
         // Flag parsing for the executables.
         .target(name: "CLI"),
         // The kvd runtime: Replica over Transport and the POSIX disk.
-        .target(name: "Server", dependencies: ["Replica", "Raft", "KV", "Transport", "Wire", "Storage", "CLI", "Logging", "Posix"]),
+        .target(name: "Server", dependencies: ["Replica", "Service", "Raft", "KV", "Transport", "Wire", "Storage", "CLI", "Logging", "Posix"]),
         // The client's session, routing and retry logic as a pure state machine (no I/O, no
         // clock): KVClient and the simulator's clients are shells over it.
         .target(name: "ClientCore", dependencies: ["KV"]),
@@ -43,7 +46,7 @@ let package = Package(
         .executableTarget(name: "kvd", dependencies: ["Server", "CLI", "Transport"]),
         .executableTarget(name: "kvctl", dependencies: ["KVClient", "CLI", "Wire"]),
         // Deterministic simulator: network, disk, clock, clients, checkers.
-        .target(name: "Simulation", dependencies: ["Raft", "KV", "Replica", "Storage", "Heap", "ClientCore"], path: "Simulation",
+        .target(name: "Simulation", dependencies: ["Raft", "KV", "Replica", "Service", "Wire", "Storage", "Heap", "ClientCore"], path: "Simulation",
                 // Speed: the harness is single-threaded per run; dynamic exclusivity checks on its
                 // classes cost ~10% of simulated throughput. Product modules keep them.
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
@@ -61,7 +64,8 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Codec", "Simulation", "Posix"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Raft", "KV", "Codec"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Posix"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "KV", "Replica", "Storage"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "KV", "Replica", "Service", "Storage", "Wire"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "Replica", "Raft", "KV", "Wire", "Storage"]),
         .testTarget(name: "EndToEndTests", dependencies: ["KVClient", "Wire", "KV", "Codec", "Simulation"]),
         .testTarget(name: "CLITests", dependencies: ["CLI"]),
         .testTarget(name: "LoggingTests", dependencies: ["Logging"]),

@@ -2,6 +2,7 @@ import ClientCore
 import KV
 import Raft
 import Replica
+import Wire
 
 /// Simulated clients: thin shells over `ClientCore`, the state machine `KVClient` runs, so
 /// the real client's session, window, routing and retry rules run under the simulator's
@@ -87,7 +88,7 @@ public struct SimClients {
     public mutating func step(_ cluster: SimCluster) {
         for i in clients.indices {
             let replies = cluster.clientInbox.removeValue(forKey: clients[i].endpoint) ?? []
-            for (token, outcome) in replies { handle(i, token: token, outcome: outcome, cluster) }
+            for (token, reply) in replies { handle(i, token: token, reply: reply, cluster) }
             timeOut(i, cluster)
             issue(i, cluster)
             resend(i, cluster)
@@ -191,16 +192,21 @@ public struct SimClients {
 
     // MARK: Replies
 
-    private mutating func handle(_ i: Int, token: UInt64, outcome: ClientOutcome, _ cluster: SimCluster) {
-        if case let .result(.stored(rev)) = outcome, let slot = tokenSlots[token] { checkAppliedOnce(slot, rev) }
+    private mutating func handle(_ i: Int, token: UInt64, reply: ClientReply, _ cluster: SimCluster) {
+        if case let .kv(.stored(rev)) = reply, let slot = tokenSlots[token] { checkAppliedOnce(slot, rev) }
         // A stale attempt's reply (the call was resent or finished) is otherwise ignored.
         guard let c = clients[i].calls.firstIndex(where: { $0.token == token && $0.resendAt == nil }) else { return }
-        switch outcome {
-        case let .result(r): answered(i, c, r, cluster)
-        case let .notLeader(leader): decide(i, c, .notLeader(leaderID: leader, leader: leader == noNode ? nil : leader), cluster)
-        case .busy: decide(i, c, .busy, cluster)
-        case .dropped: decide(i, c, .unavailable, cluster)
-        case let .tooLarge(limit): violation = "request refused as too large (limit \(limit)) though it is tiny"
+        switch reply {
+        case let .kv(r): answered(i, c, r, cluster)
+        case let .error(.notLeader(leader, _)):
+            decide(i, c, .notLeader(leaderID: leader, leader: cluster.ids.contains(leader) ? leader : nil), cluster)
+        case .error(.unavailable): decide(i, c, .unavailable, cluster)
+        case .error(.busy), .error(.timeout): decide(i, c, .busy, cluster)
+        case .error(.shuttingDown): decide(i, c, .shuttingDown, cluster)
+        case let .error(e):
+            violation = "client \(clients[i].endpoint - clientBase): unexpected refusal: \(e)"
+        case .status, .members, .hello:
+            violation = "client \(clients[i].endpoint - clientBase): a non-KV reply to a KV call"
         }
     }
 

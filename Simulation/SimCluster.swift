@@ -1,13 +1,16 @@
 import KV
 import Raft
 import Replica
+import Service
 import Storage
+import Wire
 
 /// What travels on the simulated network.
 public enum SimPacket {
     case raft(Message)
     case request(LogCommand, token: UInt64)
-    case reply(token: UInt64, outcome: ClientOutcome)
+    /// What kvd would put on the wire: the service's `reply(for:)` of the outcome.
+    case reply(token: UInt64, reply: ClientReply)
 }
 
 /// One event of a run, kept in a ring for failure reports and hashed into the trace.
@@ -95,6 +98,8 @@ public final class SimCluster {
     public private(set) var now: UInt64 = 0
     public var network = SimNetwork<SimPacket>()
     public private(set) var replicas: [Replica?]
+    /// Each live node's client-request service (the module kvd drives), rebuilt on restart.
+    public private(set) var services: [ClientRequestService?]
     /// Record-level disks (DiskModel.records).
     public let disks: [SimStorage]
     /// File systems under the WAL (DiskModel.wal); they survive crashes, the WAL objects do not.
@@ -118,9 +123,10 @@ public final class SimCluster {
         return d
     }
     public private(set) var restarts = 0
+    /// Called for every Raft message a node sends (tests count traffic with it).
+    public var onSend: ((NodeID, Message) -> Void)?
     /// Client replies delivered, by token.
-    public var clientInbox: [UInt64: [(token: UInt64, outcome: ClientOutcome)]] = [:]
-    private var tokenOwner: [UInt64: UInt64] = [:]
+    public var clientInbox: [UInt64: [(token: UInt64, reply: ClientReply)]] = [:]
     private var nextToken: UInt64 = 1
     /// Paused nodes and the tick they resume at; messages that reached them meanwhile.
     private var pausedUntil: [NodeID: UInt64] = [:]
@@ -143,6 +149,7 @@ public final class SimCluster {
         disks = ids.map { _ in SimStorage() }
         fileSystems = ids.map { _ in SimFileSystem() }
         replicas = Array(repeating: nil, count: nodes)
+        services = Array(repeating: nil, count: nodes)
         for id in ids { start(id, seed: root.next()) }
     }
 
@@ -200,9 +207,13 @@ public final class SimCluster {
             self.record(TraceEvent(tick: self.now, kind: .apply, a: id, b: e.index, c: e.term))
         }
         replicas[Int(id - 1)] = r
+        var limits = ClientRequestService.Limits()
+        limits.maxInflightPerCaller = limits.maxPending  // direct proposals in tests all come from one caller
+        services[Int(id - 1)] = ClientRequestService(replica: r, limits: limits, view: self)
     }
 
     public func replica(_ id: NodeID) -> Replica? { replicas[Int(id - 1)] }
+    public func service(_ id: NodeID) -> ClientRequestService? { services[Int(id - 1)] }
     public func isUp(_ id: NodeID) -> Bool { replicas[Int(id - 1)] != nil }
     public var liveIDs: [NodeID] { ids.filter(isUp) }
 
@@ -229,6 +240,7 @@ public final class SimCluster {
         // Its background snapshot dies with the process (the file may be left half written).
         snapshotJobs.removeAll { $0.node == id }
         replicas[Int(id - 1)] = nil
+        services[Int(id - 1)] = nil
         switch options.disk {
         case .records: disks[Int(id - 1)].crash(using: &faultRng)
         case .wal: fileSystems[Int(id - 1)].crash(using: &faultRng)
@@ -286,7 +298,6 @@ public final class SimCluster {
     public func sendRequest(from client: UInt64, to node: NodeID, _ command: LogCommand) -> UInt64 {
         let token = nextToken
         nextToken += 1
-        tokenOwner[token] = client
         network.send(from: client, to: node, .request(command, token: token), now: now, rng: &netRng)
         return token
     }
@@ -301,8 +312,8 @@ public final class SimCluster {
     public func propose(on node: NodeID, _ command: LogCommand) -> (token: UInt64, refused: ClientOutcome?) {
         let token = nextToken
         nextToken += 1
-        guard let r = replica(node) else { return (token, .notLeader(leader: noNode)) }
-        let refused = r.submit(command, token: token)
+        guard let s = service(node) else { return (token, .notLeader(leader: noNode)) }
+        let refused = s.submit(command, from: RequestOrigin(caller: directCaller, requestID: token), now: now)
         if let refused { directReplies[token] = refused }
         return (token, refused)
     }
@@ -378,34 +389,33 @@ public final class SimCluster {
             record(TraceEvent(tick: now, kind: .deliver, a: from, b: to, c: UInt64(kindTag(m.kind)), d: m.term))
             r.receive(m)
         case let .request(req, token):
-            guard let r = replica(to) else { return }
+            let origin = RequestOrigin(caller: from, requestID: token)
+            // The simulated network may duplicate a packet; a client connection never does, so a
+            // copy of a request still in flight is dropped rather than refused.
+            guard let s = service(to), !s.isInFlight(origin) else { return }
             record(TraceEvent(tick: now, kind: .request, a: from, b: to, c: req.request?.sequence ?? 0))
-            if let refused = r.submit(req, token: token) {
-                network.send(from: to, to: from, .reply(token: token, outcome: refused), now: now, rng: &netRng)
+            if let refused = s.submit(req, from: origin, now: now) {
+                network.send(from: to, to: from, .reply(token: token, reply: s.reply(for: refused)), now: now, rng: &netRng)
             }
-        case let .reply(token, outcome):
+        case let .reply(token, reply):
             record(TraceEvent(tick: now, kind: .reply, a: from, b: to, c: token))
-            clientInbox[to, default: []].append((token, outcome))
+            clientInbox[to, default: []].append((token, reply))
         }
     }
 
     private func process(_ id: NodeID) {
-        guard let r = replica(id) else { return }
+        guard let r = replica(id), let service = service(id) else { return }
         let wasLeader = r.node.role == .leader
         var grantedVote = false
+        if let due = service.nextDeadline, due <= now { service.expire(now: now) { answer(from: id, service, $0, $1) } }
         do {
-            try r.process(send: { m in
+            try service.process(send: { m in
                 if case .requestVoteResponse(true) = m.kind { grantedVote = true }
                 sentCounts[kindTag(m.kind)] += 1
                 if case .appendEntriesResponse(false, _, _, _) = m.kind { sentCounts[9] += 1 }
+                onSend?(id, m)
                 network.send(from: id, to: m.to, .raft(m), now: now, rng: &netRng)
-            }, reply: { token, outcome in
-                if let client = tokenOwner.removeValue(forKey: token) {
-                    network.send(from: id, to: client, .reply(token: token, outcome: outcome), now: now, rng: &netRng)
-                } else {
-                    directReplies[token] = outcome
-                }
-            })
+            }, deliver: { origin, outcome in answer(from: id, service, origin, outcome) })
         } catch {
             invariants.fail("node \(id) storage failed: \(error)")
         }
@@ -420,6 +430,17 @@ public final class SimCluster {
         if grantedVote && options.crashAfterVoteRate > 0 && faultRng.chance(options.crashAfterVoteRate) {
             crash(id)
             scheduleRestart(id, at: now + 1 + faultRng.below(3))
+        }
+    }
+
+    /// Routes a resolved request: a direct proposal's outcome to `directReplies`, a client's
+    /// as the wire reply kvd would send.
+    private func answer(from id: NodeID, _ service: ClientRequestService, _ origin: RequestOrigin, _ outcome: ClientOutcome) {
+        if origin.caller == directCaller {
+            directReplies[origin.requestID] = outcome
+        } else {
+            network.send(from: id, to: origin.caller, .reply(token: origin.requestID, reply: service.reply(for: outcome)),
+                         now: now, rng: &netRng)
         }
     }
 
@@ -448,6 +469,17 @@ public final class SimCluster {
     public func node(_ id: NodeID) -> RaftNode? { replica(id)?.node }
 
     public var maxTerm: Term { liveIDs.map { replica($0)!.node.term }.max() ?? 0 }
+}
+
+/// The caller id of proposals made with `propose(on:)` (client endpoints are >= clientBase).
+let directCaller: UInt64 = 0
+
+extension SimCluster: ClusterView {
+    /// A crashed leader's connections are gone, so members stop redirecting to it at once,
+    /// as kvd's do when the peer link drops.
+    public func redirectAddress(of leader: NodeID) -> String? {
+        ids.contains(leader) && isUp(leader) ? "n\(leader)" : nil
+    }
 }
 
 func kindTag(_ k: MessageKind) -> Int {

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Proves the tests have teeth: applies each deliberate bug to the Raft core, one at a
-# time, runs the rule tests, the scenario tests and a simulation sweep, reports what
+# Proves the tests have teeth: applies each deliberate bug to the Raft core (or the KV
+# session table), one at a time, runs the rule tests, the scenario tests and a simulation sweep, reports what
 # caught it, and restores the source. Usage: scripts/mutants.sh [seeds, default 1-300]
 set -u
 cd "$(dirname "$0")/.."
 seeds=${1:-1-300}
-if ! git diff --quiet -- Sources/Raft; then echo "Sources/Raft has uncommitted changes; commit or stash them first" >&2; exit 2; fi
-restore() { git checkout -q -- Sources/Raft; }
+if ! git diff --quiet -- Sources/Raft Sources/KV; then echo "Sources/Raft or Sources/KV has uncommitted changes; commit or stash them first" >&2; exit 2; fi
+restore() { git checkout -q -- Sources/Raft Sources/KV; }
 trap restore EXIT
 
 mutate() { # name, file, python-literal old, python-literal new
@@ -26,7 +26,7 @@ run_one() {
   local caught=""
   if ! swift build --build-tests >/tmp/mutant-build.log 2>&1; then echo "  build failed (see /tmp/mutant-build.log)"; return; fi
   local out
-  out=$(swift test --skip-build --filter 'RaftTests|SimulationTests' 2>&1)
+  out=$(swift test --skip-build --filter 'RaftTests|SimulationTests|KVTests' 2>&1)
   local failing
   failing=$(echo "$out" | grep -E "error: .*: (XCTAssert|failed)" | sed -E 's/.*error: ([A-Za-z]+)\.([A-Za-z0-9_]+) .*/\1.\2/' | sort -u | head -8)
   if echo "$out" | grep -q "Fatal error\|Precondition failed"; then failing="$failing (a precondition trapped)"; fi
@@ -56,3 +56,9 @@ run_one "do not persist votedFor"
 mutate truncate-matching Sources/Raft/RaftLog.swift '        guard firstNew < new.count else { return true }' '        if let f = new.first, f.index > compactedIndex, f.index <= lastIndex, f.index > committed { firstNew = 0 }
         guard firstNew < new.count else { return true }'
 run_one "truncate the log on an AppendEntries whose entries already match"
+
+# Issue #15: a request for a session the table no longer holds is executed (and the session
+# silently re-created) instead of being answered sessionExpired.
+mutate evicted-retry-applied Sources/KV/SessionTable.swift 'guard let s = sessions[req.clientID] else { return .refused(.sessionExpired) }' 'guard let s = sessions[req.clientID] else { return .accepted(cached: nil) }'
+mutate evicted-retry-applied Sources/KV/SessionTable.swift 'guard var s = sessions[req.clientID] else { preconditionFailure("recordAccepted for an unregistered session") }' 'var s = sessions[req.clientID] ?? Session(lastIndex: index)'
+run_one "an evicted session's retry is applied as new"

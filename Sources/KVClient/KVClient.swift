@@ -359,7 +359,8 @@ public final class KVClient: Sendable {
     static func map(_ e: ClientError, at endpoint: String) -> KVClientError? {
         switch e {
         case let .badRequest(why): return .badRequest("\(why) (from \(endpoint))")
-        case let .tooLarge(limit): return .tooLarge("the request exceeds \(endpoint)'s limit of \(limit) bytes")
+        case let .tooLarge(limit, bytes): return .tooLarge("the \(limit) exceeds \(endpoint)'s limit of \(bytes) bytes")
+        case let .failed(code, message): return .badRequest("\(message) (error \(code) from \(endpoint))")
         case .notLeader, .unavailable, .timeout, .busy, .shuttingDown: return nil
         }
     }
@@ -370,7 +371,7 @@ public final class KVClient: Sendable {
         case .timedOut, .connectionLost:
             return f.maybeDelivered ? .timeout(operation: operation, after: timeout, lastProblem: "\(endpoint): \(f)")
                 : .unavailable("\(endpoint): \(f)")
-        case let .serverClosed(.tooLarge(limit)): return .tooLarge("the request exceeds \(endpoint)'s limit of \(limit) bytes")
+        case let .serverClosed(.tooLarge(limit, bytes)): return .tooLarge("the \(limit) exceeds \(endpoint)'s limit of \(bytes) bytes")
         case let .serverClosed(e): return .protocolViolation("\(endpoint) rejected the stream: \(e)")
         case let .protocolError(why): return .protocolViolation(why)
         case .cancelled: return .cancelled

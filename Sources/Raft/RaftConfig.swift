@@ -18,8 +18,9 @@ public struct RaftConfig: Sendable {
     public var maxBytesPerAppend: Int = 1 << 20
     /// At most this many AppendEntries in flight to one follower in pipelined replication.
     public var maxInflightAppends: Int = 64
-    /// A proposal larger than this is refused.
-    public var maxEntryBytes: Int = (1 << 20) + 4096
+    /// A proposal larger than this is refused. The default holds the largest client request
+    /// (a 64 KiB key, a 1 MiB value and their framing, docs/protocol.md "Limits").
+    public var maxEntryBytes: Int = (1 << 20) + (64 << 10) + 4096
     /// Proposals are refused (busy) while this many entries are uncommitted.
     public var maxUncommittedEntries: Int = 8192
     /// At most this many committed entries handed out by one Ready.

@@ -1,37 +1,27 @@
-/// Leader side: replication, commitment, heartbeats, snapshot transfer.
+/// Leader side: replication, commitment, heartbeats, snapshot transfer. Flow control (what
+/// may be sent, what is in flight, when it counts as lost) lives in `Progress`.
 extension RaftNode {
-    /// Sends the next AppendEntries to follower `i` if its progress state allows.
+    /// Sends AppendEntries to follower `i` while its progress allows: one in probe state;
+    /// in replicate state, streams what remains up to the inflight window (pipelining).
     /// `allowEmpty` sends even with no new entries (to carry commit or provoke a hint).
     mutating func sendAppend(_ i: Int, allowEmpty: Bool) {
-        let pr = progress[i]
-        switch pr.state {
-        case .snapshot:
-            return
-        case .probe:
-            if pr.paused { return }
-        case .replicate:
-            if pr.inflight.count >= config.maxInflightAppends { return }
-        }
-        let prevIndex = pr.next - 1
-        guard let prevTerm = log.term(at: prevIndex) else {
-            // The entries this follower needs are compacted: fall back to the snapshot (§7).
-            startSnapshot(i)
-            return
-        }
-        let entries = log.slice(from: pr.next, through: log.lastIndex,
-                                maxCount: config.maxEntriesPerAppend, maxBytes: config.maxBytesPerAppend)
-        if entries.isEmpty && !allowEmpty && (pr.state == .replicate || pr.match >= log.lastIndex) { return }
-        send(to: pr.id, .appendEntries(prevLogIndex: prevIndex, prevLogTerm: prevTerm, entries: entries,
-                                       leaderCommit: log.committed), eager: true)
-        if pr.state == .replicate {
-            if let last = entries.last {
-                progress[i].next = last.index + 1
-                progress[i].inflight.append(last.index)
-                // Pipelining: keep streaming while entries remain and the window allows.
-                if last.index < log.lastIndex { sendAppend(i, allowEmpty: false) }
+        var allowEmpty = allowEmpty
+        while progress[i].canSendAppend {
+            let pr = progress[i]
+            let prevIndex = pr.next - 1
+            guard let prevTerm = log.term(at: prevIndex) else {
+                // The entries this follower needs are compacted: fall back to the snapshot (§7).
+                startSnapshot(i)
+                return
             }
-        } else {
-            progress[i].paused = true
+            let entries = log.slice(from: pr.next, through: log.lastIndex,
+                                    maxCount: config.maxEntriesPerAppend, maxBytes: config.maxBytesPerAppend)
+            if entries.isEmpty && !allowEmpty && (pr.state == .replicate || pr.match >= log.lastIndex) { return }
+            send(to: pr.id, .appendEntries(prevLogIndex: prevIndex, prevLogTerm: prevTerm, entries: entries,
+                                           leaderCommit: log.committed), eager: true)
+            progress[i].sentAppend(last: entries.last?.index, now: now)
+            guard progress[i].state == .replicate, let last = entries.last, last.index < log.lastIndex else { return }
+            allowEmpty = false
         }
     }
 
@@ -70,7 +60,7 @@ extension RaftNode {
 
     mutating func handleAppendSuccess(_ i: Int, index: LogIndex) {
         guard index <= log.lastIndex else { droppedMessages += 1; return }
-        let advanced = progress[i].acknowledge(index)
+        let advanced = progress[i].acknowledge(index, now: now)
         switch progress[i].state {
         case .probe:
             progress[i].becomeReplicate()
@@ -87,18 +77,7 @@ extension RaftNode {
     }
 
     mutating func handleAppendRejection(_ i: Int, rejected: LogIndex, hintTerm: Term, hintIndex: LogIndex) {
-        let pr = progress[i]
-        switch pr.state {
-        case .replicate:
-            // Stale if it rejects something already acknowledged.
-            if rejected <= pr.match { return }
-        case .probe:
-            // Stale unless it answers the probe we sent.
-            if rejected != pr.next - 1 { return }
-        case .snapshot:
-            return
-        }
-        var next: LogIndex
+        let next: LogIndex
         if hintTerm == 0 {
             next = hintIndex
         } else if let last = log.lastIndex(ofTerm: hintTerm, atOrBelow: rejected) {
@@ -108,33 +87,28 @@ extension RaftNode {
             // We lack that term entirely: skip all of the follower's entries of it.
             next = hintIndex
         }
-        progress[i].becomeProbe()
-        // Clamped to our log: a confused or lying peer must not push next past our end.
-        progress[i].next = max(pr.match + 1, min(next, rejected, log.lastIndex + 1))
+        guard progress[i].rejected(rejected, retryFrom: next, lastIndex: log.lastIndex) else { return }
         sendAppend(i, allowEmpty: true)
     }
 
     mutating func handleHeartbeatResponse(_ i: Int) {
         progress[i].recentActive = true
+        // The follower is alive: has what we sent it been out too long to still be coming?
+        let lost = progress[i].lossSuspected(now: now, heartbeatTicks: config.heartbeatTicks, electionTicks: config.electionTicks)
+        if lost { progress[i].lossDetected() }
         switch progress[i].state {
         case .probe:
-            progress[i].paused = false
+            break
         case .replicate:
-            // If nothing was acknowledged over a heartbeat interval while entries are
-            // outstanding, an append was lost: probe from the known match.
-            if progress[i].match < log.lastIndex && progress[i].match == progress[i].matchAtLastHeartbeat
-                && (!progress[i].inflight.isEmpty || progress[i].next <= log.lastIndex) {
-                progress[i].becomeProbe()
-            }
+            // A lost append (or its ack): resend from the known match, one probe at a time.
+            if lost { progress[i].becomeProbe() }
         case .snapshot:
-            // The chunk or its answer may be lost: resend it.
-            progress[i].paused = false
-            sendSnapshotChunk(i)
+            // The chunk or its answer was lost: resend it.
+            if lost { sendSnapshotChunk(i) }
             return
         }
-        progress[i].matchAtLastHeartbeat = progress[i].match
         if progress[i].match < log.lastIndex || progress[i].match < log.committed {
-            sendAppend(i, allowEmpty: true)
+            sendAppend(i, allowEmpty: progress[i].state == .probe)
         }
     }
 
@@ -143,8 +117,7 @@ extension RaftNode {
     private mutating func startSnapshot(_ i: Int) {
         // Compaction always follows a local snapshot, so one exists whenever entries are gone.
         guard let snap = latestSnapshot else { preconditionFailure("entries compacted without a snapshot to send") }
-        progress[i].state = .snapshot(index: snap.metadata.index, offset: 0)
-        progress[i].inflight.removeAll()
+        progress[i].becomeSnapshot(index: snap.metadata.index)
         sendSnapshotChunk(i)
     }
 
@@ -158,7 +131,7 @@ extension RaftNode {
     mutating func sendSnapshotChunk(_ i: Int) {
         guard case let .snapshot(index, offset) = progress[i].state, let snap = latestSnapshot else { return }
         if snap.metadata.index != index {
-            progress[i].state = .snapshot(index: snap.metadata.index, offset: 0)
+            progress[i].becomeSnapshot(index: snap.metadata.index)
             sendSnapshotChunk(i)
             return
         }
@@ -168,16 +141,16 @@ extension RaftNode {
         let done = end == snap.data.count
         send(to: progress[i].id, .installSnapshot(metadata: snap.metadata, offset: UInt64(start), totalSize: total,
                                                   chunk: Array(snap.data[start..<end]), done: done), eager: true)
-        progress[i].paused = true
+        progress[i].sentSnapshotChunk(now: now)
     }
 
     mutating func handleSnapshotResponse(_ i: Int, index: LogIndex, nextOffset: UInt64, done: Bool) {
         guard case let .snapshot(pending, _) = progress[i].state else {
-            if done { _ = progress[i].acknowledge(min(index, log.lastIndex)) }
+            if done { _ = progress[i].acknowledge(min(index, log.lastIndex), now: now) }
             return
         }
         if done {
-            _ = progress[i].acknowledge(min(index, log.lastIndex))
+            _ = progress[i].acknowledge(min(index, log.lastIndex), now: now)
             progress[i].becomeProbe()
             if progress[i].match >= pending || index >= pending {
                 sendAppend(i, allowEmpty: true)
@@ -185,8 +158,7 @@ extension RaftNode {
             return
         }
         guard index == pending else { return }
-        progress[i].state = .snapshot(index: pending, offset: nextOffset)
-        progress[i].paused = false
+        progress[i].snapshotContinues(index: pending, offset: nextOffset)
         sendSnapshotChunk(i)
     }
 }

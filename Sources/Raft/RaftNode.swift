@@ -20,6 +20,11 @@ public struct RaftNode: Sendable {
     public internal(set) var log: RaftLog
 
     var rng: SeededRandom
+    /// Logical time: ticks since this core started (flow control measures round trips in it).
+    var now: UInt64 = 0
+    /// When the current or last candidacy started: the vote round trip seeds the leader's
+    /// round-trip estimates (flow control needs one before the first append is answered).
+    var campaignedAt: UInt64 = 0
     var electionElapsed = 0
     var heartbeatElapsed = 0
     /// Drawn from [E, 2E) each time the election timer resets (§5.2).
@@ -83,6 +88,7 @@ public struct RaftNode: Sendable {
 
     /// Advances logical time by one tick.
     public mutating func tick() {
+        now += 1
         electionElapsed += 1
         switch role {
         case .follower, .candidate:
@@ -136,6 +142,7 @@ public struct RaftNode: Sendable {
         leader = noNode
         votes = [id: true]
         progress.removeAll()
+        campaignedAt = now
         resetElectionTimer()
         if cluster.quorum == 1 {
             becomeLeader()
@@ -153,7 +160,12 @@ public struct RaftNode: Sendable {
         leader = id
         heartbeatElapsed = 0
         electionElapsed = 0
-        progress = peers.map { Progress(id: $0, next: log.lastIndex + 1) }
+        let voteRoundTrip = Int(now - campaignedAt)
+        progress = peers.map {
+            var p = Progress(id: $0, next: log.lastIndex + 1, maxInflight: config.maxInflightAppends)
+            p.estimateRoundTrip(voteRoundTrip)
+            return p
+        }
         // §5.4.2 / §8: a no-op from the new term lets earlier entries commit through it.
         log.appendAsLeader(Entry(term: term, index: log.lastIndex + 1, kind: .noop))
         pendingBroadcast = true

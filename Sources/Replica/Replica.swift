@@ -3,18 +3,18 @@ import KV
 import Raft
 import Storage
 
-/// What a client hears back about one request.
-public enum ClientOutcome: Sendable, Equatable {
-    /// Committed and applied.
-    case result(KVResult)
-    /// Refused before proposing: ask `leader` (noNode when unknown). Nothing happened.
-    case notLeader(leader: NodeID)
-    /// Refused before proposing: too many requests in flight. Nothing happened.
-    case busy
-    /// Refused before proposing: the request exceeds a size limit. Nothing happened.
-    case tooLarge(limit: Int)
-    /// The proposal was overwritten by another leader's entry: it was not applied.
-    case dropped
+/// What `process` reports about the log, so the client-request service (which tracks who
+/// proposed what) can resolve its requests. Reported in log order, on the replica's thread.
+public enum ReplicaEvent: Sendable, Equatable {
+    /// The entry at `index` (written in `term`) was applied; `result` is nil for entries that
+    /// carry no client command (leader no-ops).
+    case applied(index: LogIndex, term: Term, result: KVResult?)
+    /// This follower's log was rewritten from `index` on by a new leader: entries there may
+    /// have changed term, so proposals made there may never apply.
+    case replaced(from: LogIndex)
+    /// The state machine was replaced by a snapshot through `index`: whether a proposal at or
+    /// below it was applied is unknown here.
+    case restored(through: LogIndex)
 }
 
 /// A local snapshot to encode and make durable, possibly on another thread: `state` is a
@@ -62,8 +62,6 @@ public final class Replica {
         public var snapshotBytes: Int = 64 << 20
         /// Entries kept after a snapshot for followers that lag a little.
         public var retainedTail: UInt64 = 1_000
-        /// At most this many proposals awaiting their outcome.
-        public var maxPending: Int = 16_384
         /// Size of the client-session table (docs/protocol.md, "Sessions").
         public var sessionLimits = SessionLimits()
         public init() {}
@@ -75,8 +73,6 @@ public final class Replica {
     public let options: Options
     /// Payload bytes applied since the last snapshot (for `snapshotBytes`).
     private var bytesSinceSnapshot = 0
-    /// Proposals in flight: log index -> (term proposed in, caller's token).
-    private var pending: [LogIndex: (term: Term, token: UInt64)] = [:]
     /// Applied (index, term, request) in order, for observers such as invariant checkers.
     public var onApply: ((Entry) -> Void)?
     /// Role, term and leader changes, for logs.
@@ -118,27 +114,13 @@ public final class Replica {
 
     public func receive(_ m: Message) { node.step(m) }
 
-    /// Proposes a client request. Returns an outcome at once when it was refused;
-    /// otherwise the outcome arrives through `process(...)`'s reply callback.
-    public func submit(_ request: ClientRequest, token: UInt64) -> ClientOutcome? {
-        submit(.request(request), token: token)
-    }
-
-    /// Proposes a log command (a session registration or a client request): encoded here
-    /// once, decoded once by every replica when it applies.
-    public func submit(_ command: LogCommand, token: UInt64) -> ClientOutcome? {
-        guard pending.count < options.maxPending else { return .busy }
-        do {
-            let index = try node.propose(command.encoded())
-            pending[index] = (node.term, token)
-            return nil
-        } catch {
-            switch error {
-            case let .notLeader(leader): return .notLeader(leader: leader)
-            case .busy: return .busy
-            case let .tooLarge(_, limit): return .tooLarge(limit: limit)
-            }
-        }
+    /// Proposes a log command (a session registration or a client request) on the leader:
+    /// encoded here once, decoded once by every replica when it applies. Returns where it
+    /// went: it applies exactly when `process` reports `.applied` at this index with this
+    /// term. Who asked, and when to give up, is the client-request service's business.
+    public func propose(_ command: LogCommand) throws(ProposeError) -> (index: LogIndex, term: Term) {
+        let index = try node.propose(command.encoded())
+        return (index, node.term)
     }
 
     /// Runs the Ready loop until the core is idle: send, persist, send, apply, advance
@@ -146,7 +128,7 @@ public final class Replica {
     /// which is after it is durable on a majority and here.
     /// `beforePersist` runs after the eager messages were handed to `send` and before the disk
     /// write starts, so a transport can put them on the wire while the fsync runs (§10.2.1).
-    public func process(send: (Message) -> Void, reply: (UInt64, ClientOutcome) -> Void,
+    public func process(send: (Message) -> Void, events: (ReplicaEvent) -> Void,
                         beforePersist: () -> Void = {}) throws(StorageError) {
         while let rd = node.ready() {
             if let s = rd.softState { onSoftState?(s) }
@@ -160,39 +142,26 @@ public final class Replica {
                 try storage.sync()
             }
             // A leader only appends to its own log, so only a follower can see our proposals
-            // overwritten (after we lost leadership): scan then, not on the leader's hot path.
-            if node.role != .leader, let first = rd.entries.first { resolveOverwritten(from: first.index, reply: reply) }
+            // overwritten (after we lost leadership): report it then, not on the leader's hot path.
+            if node.role != .leader, let first = rd.entries.first { events(.replaced(from: first.index)) }
             for m in rd.messages { send(m) }
-            if let snap = rd.snapshot { restore(snap) }
-            for e in rd.committedEntries { apply(e, reply: reply) }
+            if let snap = rd.snapshot { restore(snap, events: events) }
+            for e in rd.committedEntries { apply(e, events: events) }
             node.advance(rd)
             try maybeSnapshot()
         }
     }
 
-    /// Entries from `index` on were replaced (a new leader's log won): our proposals there
-    /// whose term no longer matches will never apply. Replies go out in index order.
-    private func resolveOverwritten(from index: LogIndex, reply: (UInt64, ClientOutcome) -> Void) {
-        guard !pending.isEmpty else { return }
-        let affected = pending.keys.filter { $0 >= index }.sorted()
-        for i in affected where node.log.term(at: i) != pending[i]!.term {
-            reply(pending.removeValue(forKey: i)!.token, .dropped)
-        }
-    }
-
-    private func restore(_ snap: Snapshot) {
+    private func restore(_ snap: Snapshot, events: (ReplicaEvent) -> Void) {
         // The core verified the checksum before handing the snapshot out.
         guard let restored = try? KVStateMachine(snapshot: snap.data, limits: options.sessionLimits) else {
             preconditionFailure("snapshot passed its checksum but does not decode")
         }
         kv = restored
-        // Proposals covered by the snapshot: we cannot tell whether they were applied, so no
-        // answer is given; the client times out and retries with the same sequence.
-        pending = pending.filter { $0.key > snap.metadata.index }
+        events(.restored(through: snap.metadata.index))
     }
 
-    private func apply(_ e: Entry, reply: (UInt64, ClientOutcome) -> Void) {
-        let mine = pending.removeValue(forKey: e.index)
+    private func apply(_ e: Entry, events: (ReplicaEvent) -> Void) {
         bytesSinceSnapshot += e.data.count
         var result: KVResult?
         if e.kind == .normal {
@@ -207,13 +176,7 @@ public final class Replica {
             kv.markApplied(e.index)
         }
         onApply?(e)
-        if let mine {
-            if mine.term == e.term, let result {
-                reply(mine.token, .result(result))
-            } else {
-                reply(mine.token, .dropped)
-            }
-        }
+        events(.applied(index: e.index, term: e.term, result: result))
     }
 
     private func maybeSnapshot() throws(StorageError) {

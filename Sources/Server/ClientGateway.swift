@@ -1,60 +1,64 @@
 import KV
 import Raft
 import Replica
+import Service
 import Transport
 import Wire
 
 /// What the client port needs from the node behind it.
 protocol ClientBackend: AnyObject {
-    /// `Replica.submit`: nil means proposed (the outcome comes later through `complete`).
-    func submit(_ command: LogCommand, token: UInt64) -> ClientOutcome?
     func status() -> StatusInfo
     func memberList() -> [MemberInfo]
-    /// The leader this node knows of (noNode if none) and whether that is itself.
-    var knownLeader: NodeID { get }
     var selfID: NodeID { get }
-    func clientURL(of id: NodeID) -> String?
+    var selfName: String { get }
     /// Asks for one `process()` after the current batch of events.
     func requestProcess()
+    /// Asks for one `ClientGateway.expire` in about `milliseconds`.
+    func scheduleExpiry(after milliseconds: Int)
 }
 
-/// The client port: accepts connections, decodes calls, submits KV requests and matches
-/// outcomes back to (connection, request id). Many calls may be in flight per connection and
-/// replies go out in completion order. Malformed framing gets an error frame and closes that
-/// connection only. Loop thread only.
+/// The client port's transport side: accepts connections, decodes frames, enforces the
+/// stream and request-id rules, answers calls any member can answer (hello, status, member
+/// list) and hands KV calls to the shared `ClientRequestService`, which owns their lifecycle.
+/// Replies go out in completion order. Loop thread only.
 final class ClientGateway {
     struct Limits {
         var maxRequestBytes: Int
         var requestTimeoutMilliseconds: Int
-        var maxPending: Int
         var maxInflightPerConnection: Int
         var maxConnections: Int
     }
+
+    /// A refused frame with a body up to this long is read and discarded, so the client sees
+    /// the `tooLarge` reply and keeps its connection; a longer one closes the connection.
+    static let maxSkipBytes = 64 << 20
 
     let loop: EventLoop
     let limits: Limits
     private let log: ServerLog
     private weak var backend: ClientBackend?
+    /// Set once the replica is open (the port is bound before the disk is touched).
+    var service: ClientRequestService?
     private var listener: TCPListener?
     private var connections: [UInt64: ClientConnection] = [:]
     private var nextConnectionID: UInt64 = 1
-    private var pending: PendingRequests
     private var shuttingDown = false
-    /// Frames larger than this break framing (error + close); up to it, an over-limit body
-    /// is answered `tooLarge` and the connection stays usable.
-    private let frameLimit: Int
+    /// Frames larger than this are refused with `tooLarge("frame")`; bodies over
+    /// `maxRequestBytes` but within it get `tooLarge("call")`.
+    let frameLimit: Int
+    /// The earliest deadline a timer is armed for (monotonic ns).
+    private var armedDeadline = UInt64.max
 
     init(loop: EventLoop, limits: Limits, backend: ClientBackend, log: ServerLog) {
         self.loop = loop
         self.limits = limits
         self.backend = backend
         self.log = log
-        self.pending = PendingRequests(capacity: limits.maxPending)
         self.frameLimit = max(WireLimits.default.maxFrameBytes, limits.maxRequestBytes + FrameHeader.size)
     }
 
     var listenAddress: SocketAddress? { listener?.address }
-    var pendingCount: Int { pending.count }
+    var pendingCount: Int { service?.pendingCount ?? 0 }
     var connectionCount: Int { connections.count }
 
     func listen(on address: SocketAddress) throws(TransportError) {
@@ -77,7 +81,8 @@ final class ClientGateway {
         let id = nextConnectionID
         nextConnectionID += 1
         let client = ClientConnection(id: id, connection: connection,
-                                      decoder: FrameDecoder(maxFrameBytes: frameLimit, channel: .client))
+                                      decoder: FrameDecoder(maxFrameBytes: frameLimit, channel: .client,
+                                                            maxSkipBytes: Self.maxSkipBytes))
         connections[id] = client
         connection.onBytes = { [weak self, weak client] bytes in
             guard let self, let client else { return }
@@ -93,112 +98,133 @@ final class ClientGateway {
     private func closed(_ client: ClientConnection, _ error: TransportError?) {
         connections[client.id] = nil
         // Outcomes still owed to this connection have nowhere to go; forget them.
-        for token in client.tokens { _ = pending.remove(token) }
-        client.tokens.removeAll()
+        service?.forget(caller: client.id)
         log.debug("client disconnected", ["conn": client.id, "error": error.map { "\($0)" } ?? "closed"])
     }
 
     private func received(_ client: ClientConnection, _ bytes: [UInt8]) {
-        let connection = client.connection
+        guard !client.failed else { return }
         do {
             try client.decoder.feed(bytes)
-            while connection.isOpen, !client.failed, let frame = try client.decoder.next() {
-                handle(frame, from: client)
-            }
         } catch {
-            // Framing is lost: answer (to the offending request id when known) and hang up.
-            client.failed = true
-            log.warn("malformed client stream; closing connection",
-                     ["addr": connection.peerAddress, "conn": client.id, "error": error])
-            connection.write(error.clientErrorFrame())
-            connection.closeAfterFlush()
+            if !streamError(error, on: client) { return }
         }
+        while client.connection.isOpen, !client.failed {
+            do {
+                guard let frame = try client.decoder.next() else { return }
+                handle(frame, from: client)
+            } catch {
+                if !streamError(error, on: client) { return }
+            }
+        }
+    }
+
+    /// Answers a refused frame (to its request id when the header had one, else 0). Returns
+    /// whether the connection goes on: it does when the decoder skipped the frame, and is
+    /// closed once the reply is flushed when framing is lost.
+    private func streamError(_ error: WireError, on client: ClientConnection) -> Bool {
+        let connection = client.connection
+        connection.write(error.clientErrorFrame())
+        guard client.decoder.failure != nil else {
+            log.debug("refused a client frame", ["conn": client.id, "error": error])
+            return true
+        }
+        client.failed = true
+        log.warn("malformed client stream; closing connection",
+                 ["addr": connection.peerAddress, "conn": client.id, "error": error])
+        connection.closeAfterFlush()
+        return false
     }
 
     private func handle(_ frame: Frame, from client: ClientConnection) {
         let rid = frame.requestID
         guard frame.body.count <= limits.maxRequestBytes else {
-            return send(.error(.tooLarge(limit: UInt64(limits.maxRequestBytes))), to: client, requestID: rid)
+            return send(.error(.tooLarge(limit: "call", bytes: UInt64(limits.maxRequestBytes))), to: client, requestID: rid)
         }
-        let call: ClientCall
+        let call: ClientCall, options: CallOptions
         do {
-            call = try ClientCall.decode(frame)
+            (call, options) = try ClientCall.decodeWithOptions(frame)
         } catch {
-            return send(.error(Self.clientError(for: error)), to: client, requestID: rid)
+            return send(.error(error.clientError), to: client, requestID: rid)
+        }
+        guard rid != 0 else {
+            return send(.error(.badRequest("request id 0 is reserved for errors about the stream")), to: client, requestID: 0)
         }
         guard !shuttingDown, let backend else { return send(.error(.shuttingDown), to: client, requestID: rid) }
         switch call {
+        case let .hello(hello):
+            send(helloReply(hello, for: client, backend: backend), to: client, requestID: rid)
         case .status:
             send(.status(backend.status()), to: client, requestID: rid)
         case .memberList:
             send(.members(backend.memberList()), to: client, requestID: rid)
         case let .kv(request):
-            propose(.request(request), from: client, requestID: rid, backend: backend)
+            propose(.request(request), options, from: client, requestID: rid, backend: backend)
         case .register:
-            propose(.register, from: client, requestID: rid, backend: backend)
+            propose(.register, options, from: client, requestID: rid, backend: backend)
         }
     }
 
-    private func propose(_ command: LogCommand, from client: ClientConnection, requestID rid: UInt64, backend: ClientBackend) {
-        guard client.tokens.count < limits.maxInflightPerConnection, !pending.isFull else {
-            return send(.error(.busy), to: client, requestID: rid)
+    private func propose(_ command: LogCommand, _ options: CallOptions, from client: ClientConnection, requestID rid: UInt64,
+                         backend: ClientBackend) {
+        guard let service else { return send(.error(.unavailable("starting up")), to: client, requestID: rid) }
+        let origin = RequestOrigin(caller: client.id, requestID: rid)
+        if let refused = service.submit(command, from: origin, now: MonotonicClock.nanoseconds(),
+                                        timeout: callerBudget(options, client)) {
+            return send(service.reply(for: refused), to: client, requestID: rid)
         }
-        let token = pending.makeToken()
-        if let refused = backend.submit(command, token: token) {
-            return send(reply(for: refused), to: client, requestID: rid)
-        }
-        let deadline = MonotonicClock.nanoseconds() + UInt64(limits.requestTimeoutMilliseconds) * 1_000_000
-        pending.add(token: token, .init(connection: client.id, requestID: rid, deadline: deadline))
-        client.tokens.insert(token)
+        armExpiry()
         backend.requestProcess()
     }
 
-    /// A body that fails to decode only because a field is over its limit is "too large",
-    /// which tells the client not to retry; anything else is a bad request.
-    static func clientError(for error: WireError) -> ClientError {
-        if case let .malformedBody(_, _, .lengthTooLarge(_, _, limit)) = error { return .tooLarge(limit: UInt64(limit)) }
-        return error.clientError
+    private func helloReply(_ hello: ClientHello, for client: ClientConnection, backend: ClientBackend) -> ClientReply {
+        guard let version = HelloReply.negotiate(hello) else {
+            return .error(.badRequest("no common protocol version: client speaks \(hello.minVersion)...\(hello.maxVersion), "
+                                      + "server speaks 1...\(FrameHeader.currentVersion)"))
+        }
+        client.features = hello.features.intersection(.supported)
+        log.debug("client hello", ["conn": client.id, "client": hello.clientName, "features": client.features.rawValue])
+        return .hello(HelloReply(version: version, features: client.features, nodeID: backend.selfID, nodeName: backend.selfName,
+                                 maxKeyBytes: UInt64(KVCommandLimits.maxKeyBytes), maxValueBytes: UInt64(KVCommandLimits.maxValueBytes),
+                                 maxCallBytes: UInt64(limits.maxRequestBytes), maxFrameBytes: UInt64(frameLimit),
+                                 maxInflight: UInt64(limits.maxInflightPerConnection),
+                                 requestTimeoutMilliseconds: UInt64(limits.requestTimeoutMilliseconds)))
+    }
+
+    /// The caller's deadline as a budget in ns, less a margin (a tenth, at most 100 ms) so the
+    /// `timeout` reply reaches the client before it gives up. Honoured whether or not the
+    /// client negotiated `deadlines` (the feature only tells the client it is honoured).
+    private func callerBudget(_ options: CallOptions, _ client: ClientConnection) -> UInt64? {
+        guard let ms = options.deadlineMilliseconds else { return nil }
+        let ns = ms.multipliedReportingOverflow(by: 1_000_000)
+        guard !ns.overflow else { return nil }
+        return ns.partialValue - min(ns.partialValue / 10, 100_000_000)
     }
 
     // MARK: Outcomes
 
-    /// The replica's outcome for a proposed request (called from process's reply callback,
-    /// i.e. after the entry was applied).
-    func complete(token: UInt64, _ outcome: ClientOutcome) {
-        guard let request = pending.remove(token), let client = connections[request.connection] else { return }
-        client.tokens.remove(token)
-        send(reply(for: outcome), to: client, requestID: request.requestID)
+    /// Sends the reply for a resolved request to the connection that asked, if still open.
+    func deliver(_ origin: RequestOrigin, _ outcome: ClientOutcome) {
+        guard let client = connections[origin.caller], let service else { return }
+        send(service.reply(for: outcome), to: client, requestID: origin.requestID)
     }
 
     /// Answers requests past their deadline with `timeout`: outcome unknown, retry with the
     /// same sequence (the session dedupes).
     func expire(now: UInt64) {
-        let expired = pending.expire(now: now)
-        for (token, request) in expired {
-            guard let client = connections[request.connection] else { continue }
-            client.tokens.remove(token)
-            send(.error(.timeout), to: client, requestID: request.requestID)
-        }
-        if !expired.isEmpty { log.debug("client requests timed out", ["count": expired.count]) }
+        if armedDeadline <= now { armedDeadline = UInt64.max }
+        service?.expire(now: now) { origin, outcome in deliver(origin, outcome) }
+        armExpiry()
     }
 
-    private func reply(for outcome: ClientOutcome) -> ClientReply {
-        switch outcome {
-        case let .result(.refused(why)): return .error(.badRequest(why.description))
-        case let .result(r): return .kv(r)
-        case let .notLeader(leader): return .error(notLeader(leader))
-        case .busy: return .error(.busy)
-        case let .tooLarge(limit): return .error(.tooLarge(limit: UInt64(limit)))
-        case .dropped:
-            // Overwritten by another leader: it was not applied, so a retry is safe.
-            let leader = backend?.knownLeader ?? noNode
-            if leader != noNode, leader != backend?.selfID { return .error(notLeader(leader)) }
-            return .error(.unavailable("leadership changed before the request committed; retry"))
-        }
-    }
-
-    private func notLeader(_ leader: NodeID) -> ClientError {
-        .notLeader(leaderID: leader, leaderClientAddress: leader == noNode ? nil : backend?.clientURL(of: leader))
+    /// Keeps a one-shot timer armed for the earliest deadline, so a short caller deadline is
+    /// met to the millisecond rather than at the next tick.
+    private func armExpiry() {
+        guard let next = service?.nextDeadline else { return }
+        let now = MonotonicClock.nanoseconds()
+        guard next < armedDeadline || armedDeadline <= now else { return }
+        armedDeadline = next
+        backend?.scheduleExpiry(after: next > now ? Int(min((next - now + 999_999) / 1_000_000, 3_600_000)) : 0)
     }
 
     private func send(_ reply: ClientReply, to client: ClientConnection, requestID: UInt64) {
@@ -213,21 +239,18 @@ final class ClientGateway {
     func shutdown() {
         shuttingDown = true
         listener?.close()
-        for (token, request) in pending.removeAll() {
-            guard let client = connections[request.connection] else { continue }
-            client.tokens.remove(token)
-            send(.error(.timeout), to: client, requestID: request.requestID)
-        }
+        service?.drainAll { origin, outcome in deliver(origin, outcome) }
         for client in connections.values { client.connection.closeAfterFlush() }
     }
 }
 
-/// One client connection: its decoder and the tokens of its requests in flight.
+/// One client connection: its decoder and what it negotiated.
 private final class ClientConnection {
     let id: UInt64
     let connection: TCPConnection
     var decoder: FrameDecoder
-    var tokens: Set<UInt64> = []
+    /// Features agreed in `hello` (none until then).
+    var features: ProtocolFeatures = []
     /// Framing failed; the error reply is flushing and later bytes are ignored.
     var failed = false
 

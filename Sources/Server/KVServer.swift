@@ -4,6 +4,7 @@ import Glibc
 import KV
 import Raft
 import Replica
+import Service
 import Storage
 import Synchronization
 import Transport
@@ -38,6 +39,8 @@ public final class KVServer: @unchecked Sendable {
     // Loop-confined.
     private var log: ServerLog
     private var replica: Replica?
+    /// The client-request lifecycle over `replica` (the same module the simulator drives).
+    private var service: ClientRequestService?
     private var wal: WALStorage?
     private var lock: DataDirLock?
     private var snapshotWriter: SnapshotWriter?
@@ -169,6 +172,7 @@ public final class KVServer: @unchecked Sendable {
         let advertised = config.advertiseClient ?? clientAddress.description
         let peers = try openPeerPort(peerListen, me: me, advertisedClientURL: advertised)
         let replica = try openReplica(me: me)
+        startClientService(over: replica)
         startSnapshotWriter(for: replica)
         connectPeers(peers)
         tickTimer = loop.scheduleRepeating(every: config.tickMilliseconds) { [weak self] in self?.tick() }
@@ -186,7 +190,7 @@ public final class KVServer: @unchecked Sendable {
         let clients = ClientGateway(
             loop: loop,
             limits: .init(maxRequestBytes: config.maxRequestBytes, requestTimeoutMilliseconds: config.requestTimeoutMilliseconds,
-                          maxPending: config.maxPendingRequests, maxInflightPerConnection: config.maxInflightPerConnection,
+                          maxInflightPerConnection: config.maxInflightPerConnection,
                           maxConnections: config.maxClientConnections),
             backend: self, log: log)
         self.clients = clients
@@ -233,7 +237,6 @@ public final class KVServer: @unchecked Sendable {
             if let problem = raft.validate() { throw ServerError.config("raft configuration: \(problem)") }
             var options = Replica.Options()
             options.snapshotEvery = config.snapshotEvery
-            options.maxPending = config.maxPendingRequests
             options.sessionLimits.maxSessions = config.maxSessions
             let storage = InstrumentedStorage(wal, slowMilliseconds: config.slowSyncMilliseconds, log: log)
             replica = try Replica(config: raft, storage: storage, seed: config.seed, options: options)
@@ -252,6 +255,17 @@ public final class KVServer: @unchecked Sendable {
         }
         self.replica = replica
         return replica
+    }
+
+    /// The client-request lifecycle over the replica: one set of capacities, here.
+    private func startClientService(over replica: Replica) {
+        var limits = ClientRequestService.Limits()
+        limits.maxPending = config.maxPendingRequests
+        limits.maxInflightPerCaller = config.maxInflightPerConnection
+        limits.requestTimeout = UInt64(config.requestTimeoutMilliseconds) * 1_000_000
+        let service = ClientRequestService(replica: replica, limits: limits, view: self)
+        self.service = service
+        clients?.service = service
     }
 
     /// Local snapshots are encoded and written on the writer's own thread, started now (not
@@ -297,6 +311,7 @@ public final class KVServer: @unchecked Sendable {
         lock?.release()
         clients = nil
         peers = nil
+        service = nil
         replica = nil
         wal = nil
         lock = nil
@@ -325,11 +340,11 @@ public final class KVServer: @unchecked Sendable {
 
     private func runProcess() {
         processScheduled = false
-        guard let replica, let peers, let clients, !stopping else { return }
+        guard let service, let peers, let clients, !stopping else { return }
         processCalls += 1
         do {
-            try replica.process(send: { peers.enqueue($0) }, reply: { clients.complete(token: $0, $1) },
-                                beforePersist: { peers.flush(immediately: true) })
+            try service.process(send: { peers.enqueue($0) }, beforePersist: { peers.flush(immediately: true) },
+                                deliver: { clients.deliver($0, $1) })
         } catch {
             // The log's state is unknown after a failed write or fsync: stop rather than
             // risk acknowledging something that is not durable.
@@ -403,12 +418,7 @@ public final class KVServer: @unchecked Sendable {
 
 // MARK: - ClientBackend
 
-extension KVServer: ClientBackend {
-    func submit(_ command: LogCommand, token: UInt64) -> ClientOutcome? {
-        guard let replica else { return .notLeader(leader: noNode) }
-        return replica.submit(command, token: token)
-    }
-
+extension KVServer: ClientBackend, ClusterView {
     func status() -> StatusInfo {
         let node = replica!.node
         let me = config.me!
@@ -427,12 +437,27 @@ extension KVServer: ClientBackend {
         }
     }
 
-    var knownLeader: NodeID { replica?.node.leader ?? noNode }
+    func scheduleExpiry(after milliseconds: Int) {
+        _ = loop.schedule(after: milliseconds) { [weak self] in
+            guard let self, !self.stopping else { return }
+            self.clients?.expire(now: MonotonicClock.nanoseconds())
+        }
+    }
+
     var selfID: NodeID { config.me!.id }
+    var selfName: String { config.me!.name }
 
     func clientURL(of id: NodeID) -> String? {
         if id == selfID { return peers?.advertisedClientURL }
         return peers?.clientURLs[id]
+    }
+
+    /// Redirect only to a leader we hold a live link to: once its connection drops (a killed
+    /// leader), followers answer `unavailable` instead of sending clients to a dead address
+    /// for the rest of the election timeout.
+    public func redirectAddress(of leader: NodeID) -> String? {
+        guard leader == selfID || peers?.isConnected(leader) == true else { return nil }
+        return clientURL(of: leader)
     }
 }
 

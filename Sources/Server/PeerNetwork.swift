@@ -276,6 +276,9 @@ final class PeerNetwork: @unchecked Sendable {
         inbound.removeAll()
     }
 
+    /// Whether our outgoing link to `id` is up and past its handshake.
+    func isConnected(_ id: NodeID) -> Bool { links[id]?.accepted == true }
+
     /// Members we hold an accepted outgoing connection to, for status and tests.
     var connectedPeers: [String] {
         links.values.filter(\.accepted).map(\.member.name).sorted()

@@ -103,13 +103,15 @@ public struct MemberInfo: Sendable, Equatable {
 }
 
 /// The answer to one `ClientCall`, in a `clientReply` frame with the call's request id.
-/// Layout: tag u8 | fields. 1 = kv (KVResult encoding from KV), 2 = status, 3 = members
-/// (count varint, then each member), 4 = error.
+/// Layout: tag u8 | the reply's fields | optional `Fields` block. 1 = kv (KVResult encoding
+/// from KV), 2 = status, 3 = members (count varint, then each member), 4 = error, 5 = hello.
+/// No reply defines optional fields yet; a decoder skips whatever block it finds.
 public enum ClientReply: Sendable, Equatable {
     case kv(KVResult)
     case status(StatusInfo)
     case members([MemberInfo])
     case error(ClientError)
+    case hello(HelloReply)
 
     public func encode(into w: inout ByteWriter) {
         switch self {
@@ -119,6 +121,7 @@ public enum ClientReply: Sendable, Equatable {
             w.writeUInt8(3); w.writeVarint(UInt64(list.count))
             for m in list { m.encode(into: &w) }
         case let .error(err): w.writeUInt8(4); err.encode(into: &w)
+        case let .hello(h): w.writeUInt8(5); h.encode(into: &w)
         }
     }
 
@@ -133,6 +136,12 @@ public enum ClientReply: Sendable, Equatable {
     }
 
     public static func decode(from r: inout ByteReader, limits: WireLimits = .default) throws(DecodeError) -> ClientReply {
+        let reply = try decodeFields(from: &r, limits: limits)
+        _ = try Fields.decodeTrailing(from: &r)  // none defined for replies yet: skip them all
+        return reply
+    }
+
+    private static func decodeFields(from r: inout ByteReader, limits: WireLimits) throws(DecodeError) -> ClientReply {
         let at = r.offset
         switch try r.readUInt8() {
         case 1: return .kv(try KVResult.decode(from: &r))
@@ -145,6 +154,7 @@ public enum ClientReply: Sendable, Equatable {
             for _ in 0..<n { list.append(try MemberInfo.decode(from: &r, limits: limits)) }
             return .members(list)
         case 4: return .error(try ClientError.decode(from: &r, limits: limits))
+        case 5: return .hello(try HelloReply.decode(from: &r, limits: limits))
         case let t: throw .unknownTag(offset: at, tag: UInt64(t), what: "client reply")
         }
     }

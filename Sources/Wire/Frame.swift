@@ -65,6 +65,12 @@ public struct FrameHeader: Sendable, Equatable {
         }
         return FrameHeader(version: version, type: type, flags: flags, requestID: requestID, bodyLength: length)
     }
+
+    /// The body length field of a raw header, whether or not the header is valid.
+    static func bodyLength(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+        let b = bytes.startIndex + 14
+        return UInt32(bytes[b]) | UInt32(bytes[b + 1]) << 8 | UInt32(bytes[b + 2]) << 16 | UInt32(bytes[b + 3]) << 24
+    }
 }
 
 /// One decoded frame: its header and its body bytes.

@@ -20,6 +20,15 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The frame was well formed but its body was not.
     case malformedBody(FrameType, requestID: UInt64, DecodeError)
 
+    /// A header-level refusal of a frame whose header is otherwise sound (magic, version,
+    /// reserved byte fine), so its length can be trusted to skip it.
+    var isSkippable: Bool {
+        switch self {
+        case .frameTooLarge, .unknownFrameType, .unexpectedFrameType: return true
+        default: return false
+        }
+    }
+
     /// The request id of the offending frame, when the header got far enough to say.
     public var requestID: UInt64? {
         switch self {

@@ -133,6 +133,8 @@ func storeBehaviour(_ data: Locked<[[UInt8]: [UInt8]]> = Locked([:]), revision: 
             respond.reply(.members([]))
         case .register:
             respond.reply(.kv(.registered(clientID: 7)))
+        case .hello:
+            respond.reply(.error(.badRequest("the fake server does not negotiate")))
         }
     }
 }

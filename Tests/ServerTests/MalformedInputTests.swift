@@ -42,15 +42,21 @@ final class MalformedInputTests: XCTestCase {
         oversized.send(header(type: 0x40, id: 77, length: UInt32.max - 100))
         expectErrorAndClose(oversized, id: 77) { if case .tooLarge = $0 { return true }; return false }
 
-        // Unknown frame type.
+        // Unknown frame type, then a peer frame on the client port: each is skipped (its
+        // length is trustworthy) and answered badRequest; the connection stays usable.
         let unknown = try RawClient(address)
-        unknown.send(header(type: 0x7E, id: 78, length: 0))
-        expectErrorAndClose(unknown, id: 78) { if case .badRequest = $0 { return true }; return false }
+        defer { unknown.close() }
+        unknown.send(header(type: 0x7E, id: 78, length: 3) + [1, 2, 3])
+        guard case .error(.badRequest) = try unknown.reply(id: 78) else { return XCTFail("expected badRequest for 78") }
+        unknown.send(header(type: 0x03, id: 79, length: 0))
+        guard case .error(.badRequest) = try unknown.reply(id: 79) else { return XCTFail("expected badRequest for 79") }
+        guard case .status = try unknown.call(.status, id: 90) else { return XCTFail("connection unusable after a skipped frame") }
 
-        // A peer frame on the client port.
-        let wrongPort = try RawClient(address)
-        wrongPort.send(header(type: 0x03, id: 79, length: 0))
-        expectErrorAndClose(wrongPort, id: 79) { if case .badRequest = $0 { return true }; return false }
+        // A frame over the frame limit but within the skip allowance: its body is drained,
+        // the client reads tooLarge("frame") and the connection stays usable.
+        unknown.send(header(type: 0x40, id: 91, length: 5 << 20) + [UInt8](repeating: 0, count: 5 << 20))
+        guard case .error(.tooLarge("frame", _)) = try unknown.reply(id: 91) else { return XCTFail("expected tooLarge(frame)") }
+        guard case .status = try unknown.call(.status, id: 92) else { return XCTFail("connection unusable after a drained frame") }
 
         // A truncated frame, then the client hangs up mid-frame.
         let truncated = try RawClient(address)
@@ -67,7 +73,7 @@ final class MalformedInputTests: XCTestCase {
         // A body over --max-request-bytes (but under the frame limit): tooLarge, connection stays.
         var session = Session()
         let big = session.next(.put(key: bytes("big"), value: [UInt8](repeating: 7, count: 1_700_000)))
-        XCTAssertEqual(try badBody.call(big, id: 83), .error(.tooLarge(limit: 1_572_864)))
+        XCTAssertEqual(try badBody.call(big, id: 83), .error(.tooLarge(limit: "call", bytes: 1_572_864)))
 
         // Peer port: garbage and a raft frame before the handshake are both hung up on.
         let peerAddress = try SocketAddress(host: "127.0.0.1", port: cluster.peerPorts[leader])

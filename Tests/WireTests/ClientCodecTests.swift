@@ -1,6 +1,7 @@
 import XCTest
 import Codec
 import KV
+import Raft
 @testable import Wire
 
 final class ClientCodecTests: XCTestCase {
@@ -36,6 +37,7 @@ final class ClientCodecTests: XCTestCase {
             let reply: ClientReply = switch call {
             case .status: .status(Samples.status)
             case .memberList: .members([])
+            case .hello: .hello(Samples.hello)
             case let .kv(req): .kv(.stored(revision: req.sequence))
             case .register: .kv(.registered(clientID: 5))
             }
@@ -73,13 +75,83 @@ final class ClientCodecTests: XCTestCase {
         var caught: WireError?
         do { _ = try d.decode(big.encodedFrame(requestID: 55).prefix(FrameHeader.size)) } catch { caught = error }
         let err = try XCTUnwrap(caught)
-        XCTAssertEqual(err.clientError, .tooLarge(limit: 1024))
+        XCTAssertEqual(err.clientError, .tooLarge(limit: "frame", bytes: 1024))
         // The server's reply: a clientReply frame addressed to the offending request.
         var c = FrameDecoder(channel: .client)
         let frames = try c.decode(err.clientErrorFrame())
         XCTAssertEqual(frames.count, 1)
         XCTAssertEqual(frames[0].requestID, 55)
-        XCTAssertEqual(try ClientReply.decode(frames[0]), .error(.tooLarge(limit: 1024)))
+        XCTAssertEqual(try ClientReply.decode(frames[0]), .error(.tooLarge(limit: "frame", bytes: 1024)))
+        XCTAssertNotNil(d.failure, "without a skip allowance an oversized frame ends the stream")
+    }
+
+    /// With a skip allowance the oversized body is read and dropped as it arrives, whatever
+    /// the chunking, the error is reported once, and the next frame decodes.
+    func testOversizedFrameIsSkippedAndStreamGoesOn() throws {
+        let big = ClientCall.kv(ClientRequest(clientID: 1, sequence: 1, firstUnacknowledged: 1,
+                                              command: .put(key: [1], value: Array(repeating: 7, count: 5000))))
+        let wire = big.encodedFrame(requestID: 55) + ClientCall.status.encodedFrame(requestID: 56)
+        var rng = SeededRandom(seed: 0x5EED)
+        for round in 0..<50 {
+            var d = FrameDecoder(maxFrameBytes: 1024, channel: .client, maxSkipBytes: 1 << 20)
+            var errors: [WireError] = [], frames: [Frame] = []
+            var at = 0
+            while at < wire.count {
+                let n = min(wire.count - at, 1 + Int(rng.below(700)))
+                do { try d.feed(wire[at..<at + n]) } catch { errors.append(error) }
+                at += n
+                while true {
+                    do { guard let f = try d.next() else { break }; frames.append(f) } catch { errors.append(error) }
+                }
+            }
+            XCTAssertEqual(errors.map(\.requestID), [55], "round \(round)")
+            XCTAssertEqual(frames.map(\.requestID), [56], "round \(round)")
+            XCTAssertNil(d.failure)
+            XCTAssertEqual(d.bufferedBytes, 0)
+        }
+    }
+
+    func testUnknownFrameTypeIsSkippedWhenAllowed() throws {
+        var odd = ClientCall.status.encodedFrame(requestID: 12)
+        odd[3] = 0x7E
+        var d = FrameDecoder(channel: .client, maxSkipBytes: 1024)
+        XCTAssertThrowsError(try d.decode(odd + ClientCall.memberList.encodedFrame(requestID: 13))) { err in
+            XCTAssertEqual(err as? WireError, .unknownFrameType(0x7E, requestID: 12, streamOffset: 0))
+        }
+        XCTAssertEqual(try d.next()?.requestID, 13)
+        // Garbage is never skipped: its length cannot be trusted.
+        var g = FrameDecoder(channel: .client, maxSkipBytes: 1024)
+        XCTAssertThrowsError(try g.decode([0, 0] + odd.dropFirst(2)))
+        XCTAssertNotNil(g.failure)
+    }
+
+    /// Optional fields: a known one (the deadline) round-trips, unknown ones are skipped by
+    /// a receiver that does not know them, and leaving the block out means "no fields".
+    func testCallOptionsAndUnknownFieldsAreSkippable() throws {
+        let req = ClientRequest(clientID: 1, sequence: 2, firstUnacknowledged: 1, command: .get(key: [0x6B]))
+        var options = CallOptions(deadlineMilliseconds: 1500)
+        options.unknown[99] = [1, 2, 3]
+        let body = ClientCall.kv(req).encoded(options: options)
+        var r = ByteReader(body)
+        let decoded = try ClientCall.decodeWithOptions(from: &r)
+        XCTAssertEqual(decoded.call, .kv(req))
+        XCTAssertEqual(decoded.options.deadlineMilliseconds, 1500)
+        XCTAssertEqual(decoded.options.unknown[99], [1, 2, 3])
+        XCTAssertEqual(try ClientCall.decode(body), .kv(req), "a decoder that ignores options still reads the call")
+        XCTAssertEqual(ClientCall.kv(req).encoded(), [1] + req.encoded(), "no options: no block at all")
+        // Layout of the block: count, then (tag, length, value) with tags ascending.
+        XCTAssertEqual(Array(body.suffix(body.count - 1 - req.encoded().count)), [2, 1, 2, 0xDC, 0x0B, 99, 3, 1, 2, 3])
+        // A reply with an unknown field decodes too.
+        var w = ByteWriter()
+        ClientReply.kv(.stored(revision: 5)).encode(into: &w)
+        w.writeVarint(1); w.writeVarint(500); w.writeLengthPrefixed([9, 9])
+        XCTAssertEqual(try ClientReply.decode(w.bytes), .kv(.stored(revision: 5)))
+    }
+
+    func testHelloNegotiation() {
+        XCTAssertEqual(HelloReply.negotiate(ClientHello(minVersion: 1, maxVersion: 5)), 1)
+        XCTAssertNil(HelloReply.negotiate(ClientHello(minVersion: 2, maxVersion: 5)))
+        XCTAssertThrowsError(try ClientCall.decode([4, 3, 2, 0, 0]), "an empty version range is refused")
     }
 
     func testErrorFrameForUnknownType() throws {
@@ -121,6 +193,7 @@ final class ClientCodecTests: XCTestCase {
     func testClientErrorDescriptions() {
         XCTAssertEqual(ClientError.notLeader(leaderID: 2, leaderClientAddress: "h:1").description, "not the leader; leader is node 2 at h:1")
         XCTAssertEqual(ClientError.notLeader(leaderID: 0, leaderClientAddress: nil).description, "not the leader; no leader known")
+        XCTAssertEqual(ClientError.tooLarge(limit: "key", bytes: 65_536).description, "key too large (limit 65536 bytes)")
         for e in Samples.errors { XCTAssertFalse(e.description.contains("\n")) }
     }
 }

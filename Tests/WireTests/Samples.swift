@@ -50,6 +50,8 @@ enum Samples {
         .status,
         .memberList,
         .register,
+        .hello(ClientHello()),
+        .hello(ClientHello(minVersion: 1, maxVersion: 7, features: ProtocolFeatures(rawValue: 0xFF), clientName: "py-conformance")),
     ]
 
     static let status = StatusInfo(name: "node-1", id: 1, role: .leader, term: 9, leaderID: 1, leaderName: "node-1",
@@ -62,10 +64,16 @@ enum Samples {
         .unavailable("no quorum"),
         .timeout,
         .badRequest("unknown command"),
-        .tooLarge(limit: 4 << 20),
+        .tooLarge(limit: "frame", bytes: 4 << 20),
+        .tooLarge(limit: "key", bytes: 65_536),
         .busy,
         .shuttingDown,
+        .failed(code: 42, message: "an error from a newer version"),
     ]
+
+    static let hello = HelloReply(version: 1, features: .deadlines, nodeID: 2, nodeName: "node-2", maxKeyBytes: 65_536,
+                                  maxValueBytes: 1 << 20, maxCallBytes: 1_572_864, maxFrameBytes: 4 << 20,
+                                  maxInflight: 1024, requestTimeoutMilliseconds: 5000)
 
     static let replies: [ClientReply] = [
         .kv(.stored(revision: 12)),
@@ -77,6 +85,9 @@ enum Samples {
         .status(status),
         .status(StatusInfo(name: "", id: 3, role: .follower, term: 0, leaderID: 0, leaderName: "",
                            commitIndex: 0, appliedIndex: 0, logSize: 0, firstIndex: 1, lastIndex: 0)),
+        .status(StatusInfo(name: "n", id: 3, role: .candidate, term: 4, leaderID: 0, leaderName: "", commitIndex: 5,
+                           appliedIndex: 5, logSize: 5, firstIndex: 1, lastIndex: 5, sessions: 7, sessionLimit: 10_000, undecodableEntries: 1)),
+        .hello(hello),
         .members([]),
         .members([MemberInfo(id: 1, name: "a", peerURL: "127.0.0.1:2380", clientURL: "127.0.0.1:2379"),
                   MemberInfo(id: 2, name: "b", peerURL: "[::1]:2380", clientURL: "[::1]:2379")]),
