@@ -10,6 +10,9 @@ public enum FlagError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidBool(flag: String, value: String)
     case duplicate(flag: String)
     case missingRequired(flag: String)
+    /// A positional argument given to a command that takes only flags.
+    /// `missingFlag`: a required flag that is absent, which the argument may be the value of.
+    case unexpectedArgument(String, command: String, missingFlag: String?)
 
     public var description: String {
         switch self {
@@ -31,6 +34,9 @@ public enum FlagError: Error, Equatable, Sendable, CustomStringConvertible {
             return "flag --\(f) given more than once"
         case let .missingRequired(f):
             return "missing required flag --\(f)"
+        case let .unexpectedArgument(a, command, missing):
+            return "unexpected argument \(quoted(a)): \(command) takes only flags"
+                + (missing.map { " (did you mean --\($0) \(a)?)" } ?? "")
         }
     }
 }

@@ -6,6 +6,8 @@ public struct FlagParser: Sendable {
     public let summary: String
     /// Shown after the command name in the usage line, e.g. "[flags] <key> [value]".
     public let usage: String
+    /// False: any positional argument is an error, reported before missing flags.
+    public var acceptsPositional = true
     public private(set) var specs: [FlagSpec] = []
 
     public init(command: String, summary: String = "", usage: String = "[flags]") {
@@ -88,6 +90,11 @@ public struct FlagParser: Sendable {
                 i += 1
             }
             values[spec.name] = try spec.parse(text)
+        }
+        // A stray argument is the likelier mistake ("kvd n1"): report it before a missing flag.
+        if !acceptsPositional, let stray = positional.first {
+            let missing = specs.first { $0.required && values[$0.name] == nil }?.name
+            throw .unexpectedArgument(stray, command: command, missingFlag: missing)
         }
         for spec in specs where spec.required && values[spec.name] == nil {
             throw .missingRequired(flag: spec.name)

@@ -32,6 +32,9 @@ public enum AttemptEvent<Endpoint: Hashable & Sendable>: Sendable {
     case timedOut
     /// The connection broke mid-call: forget the hint, back off.
     case connectionLost
+    /// The server refused the whole connection (full, or stopping) before reading a request:
+    /// skip it for a while and back off.
+    case connectionRefused
 }
 
 /// What to do after an attempt that produced no result.

@@ -47,6 +47,10 @@ public struct ClientCore<Endpoint: Hashable & Sendable>: Sendable {
             call.resetRedirects()
             router.forgetLeader()
             return .retry(after: call.pause(now: now, policy: policy))
+        case .connectionRefused:
+            call.resetRedirects()
+            router.failed(e, now: now)
+            return .retry(after: call.pause(now: now, policy: policy))
         }
     }
 }

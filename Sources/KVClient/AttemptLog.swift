@@ -14,6 +14,8 @@ struct AttemptLog {
     private(set) var lastProblem: String?
     /// Connection refusals per endpoint: a port nobody listens on.
     private var refusals: [String: Int] = [:]
+    /// Endpoints that refused the connection as too busy (connection limits).
+    private(set) var busyEndpoints: [String] = []
     /// The last "no quorum / no leader" reason a server gave.
     private(set) var unavailableReason: String?
 
@@ -38,6 +40,9 @@ struct AttemptLog {
 
     mutating func failed(at endpoint: SocketAddress, _ f: CallFailure) {
         if f.maybeDelivered { maybeApplied = true }
+        if case .serverClosed(.busy) = f, !busyEndpoints.contains(endpoint.description) {
+            busyEndpoints.append(endpoint.description)
+        }
         if case let .dial(e) = f {
             if case .connectionRefused = e { refusals[endpoint.description, default: 0] += 1 }
         } else {
@@ -56,6 +61,10 @@ struct AttemptLog {
     func finalError() -> KVClientError {
         if maybeApplied { return .timeout(operation: operation, after: timeout, lastProblem: lastProblem) }
         if !reachedAny { return .noEndpointReachable(tried: endpointsTried, lastProblem: lastProblem) }
+        if !busyEndpoints.isEmpty, unavailableReason == nil {
+            return .unavailable("server busy: \(busyEndpoints.joined(separator: ", ")) refused the connection (too many client"
+                + " connections); \(operation) not applied; gave up after \(timeout.shortText)")
+        }
         if let why = unavailableReason {
             return .unavailable("cluster unavailable: \(why) (\(operation) not applied; gave up after \(timeout.shortText))")
         }

@@ -21,6 +21,8 @@ enum CallFailure: Error, Sendable, Equatable, CustomStringConvertible {
     var maybeDelivered: Bool {
         switch self {
         case .dial, .loopShutdown: return false
+        // A connection-level refusal comes before the server reads anything.
+        case .serverClosed(.busy), .serverClosed(.shuttingDown): return false
         case let .connectionLost(_, sent), let .timedOut(_, sent), let .cancelled(sent): return sent
         case .protocolError, .serverClosed: return true
         }

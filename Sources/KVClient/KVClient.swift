@@ -329,6 +329,10 @@ public final class KVClient: Sendable {
             event = .timedOut
             transport.disconnect(target)
         case .connectionLost: event = .connectionLost
+        case .serverClosed(.busy), .serverClosed(.shuttingDown):
+            // The server refused the whole connection (too many connections, or it is
+            // stopping) before reading a request: back off, try the others.
+            event = .connectionRefused
         case .serverClosed, .protocolError, .cancelled, .loopShutdown:
             throw Self.map(f, operation: operation, timeout: configuration.commandTimeout, at: target.description)
         }

@@ -21,12 +21,27 @@ protocol ClientBackend: AnyObject {
 /// stream and request-id rules, answers calls any member can answer (hello, status, member
 /// list) and hands KV calls to the shared `ClientRequestService`, which owns their lifecycle.
 /// Replies go out in completion order. Loop thread only.
-final class ClientGateway {
+final class ClientGateway: @unchecked Sendable {
+    // @unchecked Sendable: only so the sweep timer's closure (EventLoop wants @Sendable) may
+    // capture it. Loop-confined like PeerNetwork: every use is on the loop thread.
     struct Limits {
         var maxRequestBytes: Int
         var requestTimeoutMilliseconds: Int
         var maxInflightPerConnection: Int
         var maxConnections: Int
+        /// At most this many connections from one source address (see ConnectionAdmission).
+        var maxConnectionsPerAddress: Int
+        /// A connection with nothing in flight and no bytes for this long is closed (0: never).
+        var idleTimeoutMilliseconds: Int
+        /// A frame must be complete this long after its first byte arrived, or the connection
+        /// is closed (a half-sent frame must not hold a slot forever; 0: no deadline).
+        var frameTimeoutMilliseconds: Int
+        /// Replies queued for one connection before it is closed; reading pauses at a quarter.
+        var maxOutboundBytesPerConnection: Int
+        /// Replies queued for all connections together (shared fairly, see OutboundBudget).
+        var outboundBudgetBytes: Int
+
+        var pauseReadingAboveOutboundBytes: Int { max(64 << 10, maxOutboundBytesPerConnection / 4) }
     }
 
     /// A refused frame with a body up to this long is read and discarded, so the client sees
@@ -43,6 +58,9 @@ final class ClientGateway {
     private var connections: [UInt64: ClientConnection] = [:]
     private var nextConnectionID: UInt64 = 1
     private var shuttingDown = false
+    private var admission: ConnectionAdmission
+    private var sweepTimer: TimerHandle?
+    let outboundBudget: OutboundBudget
     /// Frames larger than this are refused with `tooLarge("frame")`; bodies over
     /// `maxRequestBytes` but within it get `tooLarge("call")`.
     let frameLimit: Int
@@ -54,6 +72,8 @@ final class ClientGateway {
         self.limits = limits
         self.backend = backend
         self.log = log
+        self.outboundBudget = OutboundBudget(limit: limits.outboundBudgetBytes)
+        self.admission = ConnectionAdmission(maxTotal: limits.maxConnections, maxPerAddress: limits.maxConnectionsPerAddress)
         self.frameLimit = max(WireLimits.default.maxFrameBytes, limits.maxRequestBytes + FrameHeader.size)
     }
 
@@ -62,27 +82,77 @@ final class ClientGateway {
     var connectionCount: Int { connections.count }
 
     func listen(on address: SocketAddress) throws(TransportError) {
-        listener = try TCPListener(loop: loop, address: address) { [weak self] connection in
+        // Backpressure: stop reading a connection whose replies pile up; one budget bounds
+        // what all connections queue together (a slow reader must not cost unbounded memory).
+        let options = TCPConnection.Options(maxOutboundBytes: limits.maxOutboundBytesPerConnection,
+                                            pauseReadingAboveOutboundBytes: limits.pauseReadingAboveOutboundBytes,
+                                            budget: outboundBudget)
+        listener = try TCPListener(loop: loop, address: address, connectionOptions: options) { [weak self] connection in
             self?.accept(connection)
         }
-        listener?.onAcceptError = { [log] error in log.warn("client accept failed", ["error": error]) }
+        listener?.onAcceptError = { [log] error in
+            log.limited(.warn, cause: "client-accept", "client accept failed", ["error": error])
+        }
+        startSweeping()
+    }
+
+    /// Checks deadlines a few times per timeout: half-sent frames and idle connections.
+    private func startSweeping() {
+        let timeouts = [limits.idleTimeoutMilliseconds, limits.frameTimeoutMilliseconds].filter { $0 > 0 }
+        guard let shortest = timeouts.min() else { return }
+        let every = max(10, min(1_000, shortest / 4))
+        sweepTimer = loop.scheduleRepeating(every: every) { [weak self] in
+            self?.sweep(now: MonotonicClock.nanoseconds())
+        }
+    }
+
+    private func sweep(now: UInt64) {
+        let frameLimit = UInt64(limits.frameTimeoutMilliseconds) * 1_000_000
+        let idleLimit = UInt64(limits.idleTimeoutMilliseconds) * 1_000_000
+        var halfSent = 0, idle = 0
+        for client in connections.values where !client.failed {
+            if let started = client.frameStarted {
+                if frameLimit > 0, now &- started > frameLimit {
+                    halfSent += 1
+                    client.failed = true
+                    let rid = client.decoder.pendingRequestID ?? 0
+                    send(.error(.badRequest("frame not completed within \(limits.frameTimeoutMilliseconds)ms of its first byte")),
+                         to: client, requestID: rid)
+                    client.connection.closeAfterFlush()
+                }
+            } else if idleLimit > 0, (service?.inFlight(caller: client.id) ?? 0) == 0, now &- client.lastActivity > idleLimit {
+                idle += 1
+                client.connection.close()
+            }
+        }
+        if halfSent > 0 {
+            log.limited(.warn, cause: "client-frame-timeout", "closed client connections holding a half-sent frame",
+                        ["count": halfSent, "timeout_ms": limits.frameTimeoutMilliseconds])
+        }
+        if idle > 0 { log.debug("closed idle client connections", ["count": idle, "idle_ms": limits.idleTimeoutMilliseconds]) }
     }
 
     // MARK: Connections
 
     private func accept(_ connection: TCPConnection) {
-        guard !shuttingDown, connections.count < limits.maxConnections else {
-            log.warn("refusing client connection: too many connections", ["addr": connection.peerAddress,
-                                                                           "limit": limits.maxConnections])
-            connection.write(ClientReply.error(shuttingDown ? .shuttingDown : .busy).encodedFrame(requestID: 0))
+        let host = ConnectionAdmission.host(of: connection.peerAddress)
+        if shuttingDown {
+            connection.write(ClientReply.error(.shuttingDown).encodedFrame(requestID: 0))
+            connection.closeAfterFlush()
+            return
+        }
+        if let refusal = admission.admit(host: host) {
+            log.limited(.warn, cause: "client-refused", "refusing client connection: \(refusal)", ["addr": connection.peerAddress])
+            connection.write(ClientReply.error(.busy).encodedFrame(requestID: 0))
             connection.closeAfterFlush()
             return
         }
         let id = nextConnectionID
         nextConnectionID += 1
-        let client = ClientConnection(id: id, connection: connection,
+        let client = ClientConnection(id: id, connection: connection, host: host,
                                       decoder: FrameDecoder(maxFrameBytes: frameLimit, channel: .client,
-                                                            maxSkipBytes: Self.maxSkipBytes))
+                                                            maxSkipBytes: Self.maxSkipBytes),
+                                      now: MonotonicClock.nanoseconds())
         connections[id] = client
         connection.onBytes = { [weak self, weak client] bytes in
             guard let self, let client else { return }
@@ -97,13 +167,30 @@ final class ClientGateway {
 
     private func closed(_ client: ClientConnection, _ error: TransportError?) {
         connections[client.id] = nil
+        admission.release(host: client.host)
         // Outcomes still owed to this connection have nowhere to go; forget them.
         service?.forget(caller: client.id)
-        log.debug("client disconnected", ["conn": client.id, "error": error.map { "\($0)" } ?? "closed"])
+        if case let .outboundBufferFull(_, limit)? = error {
+            log.limited(.warn, cause: "client-overflow", "closed a client connection that does not read its replies",
+                        ["addr": client.connection.peerAddress, "queued_limit": limit,
+                         "budget_used": outboundBudget.used, "budget": outboundBudget.limit])
+        } else {
+            log.debug("client disconnected", ["conn": client.id, "error": error.map { "\($0)" } ?? "closed"])
+        }
     }
 
     private func received(_ client: ClientConnection, _ bytes: [UInt8]) {
         guard !client.failed else { return }
+        let now = MonotonicClock.nanoseconds()
+        client.lastActivity = now
+        defer {
+            // The frame deadline runs from the first byte of a frame still incomplete.
+            if client.decoder.bufferedBytes == 0 && client.decoder.skipping == 0 {
+                client.frameStarted = nil
+            } else if client.frameStarted == nil {
+                client.frameStarted = now
+            }
+        }
         do {
             try client.decoder.feed(bytes)
         } catch {
@@ -238,6 +325,7 @@ final class ClientGateway {
     /// connections once their replies are flushed.
     func shutdown() {
         shuttingDown = true
+        sweepTimer?.cancel()
         listener?.close()
         service?.drainAll { origin, outcome in deliver(origin, outcome) }
         for client in connections.values { client.connection.closeAfterFlush() }
@@ -248,15 +336,23 @@ final class ClientGateway {
 private final class ClientConnection {
     let id: UInt64
     let connection: TCPConnection
+    /// Source address, for the per-address cap.
+    let host: String
     var decoder: FrameDecoder
     /// Features agreed in `hello` (none until then).
     var features: ProtocolFeatures = []
-    /// Framing failed; the error reply is flushing and later bytes are ignored.
+    /// Framing failed (or a deadline passed); the error reply is flushing and later bytes are ignored.
     var failed = false
+    /// Monotonic time of the last bytes received (idle timeout).
+    var lastActivity: UInt64
+    /// When the first byte of the frame still incomplete arrived; nil between frames.
+    var frameStarted: UInt64?
 
-    init(id: UInt64, connection: TCPConnection, decoder: FrameDecoder) {
+    init(id: UInt64, connection: TCPConnection, host: String, decoder: FrameDecoder, now: UInt64) {
         self.id = id
         self.connection = connection
+        self.host = host
         self.decoder = decoder
+        self.lastActivity = now
     }
 }

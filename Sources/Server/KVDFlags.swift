@@ -7,6 +7,7 @@ import Glibc
 public enum KVDFlags {
     public static func parser() -> FlagParser {
         var p = FlagParser(command: "kvd", summary: "RaftKV server: one member of a Raft-replicated key-value cluster.")
+        p.acceptsPositional = false
         p.string("name", required: true, help: "this member's name; must appear in --initial-cluster")
         p.string("data-dir", help: "directory for the log and snapshots (default ./<name>.kvd)")
         p.string("listen-client", default: "127.0.0.1:2379", help: "host:port for client traffic")
@@ -23,6 +24,17 @@ public enum KVDFlags {
         p.int("max-sessions", default: 10_000, range: 1...10_000_000,
               help: "client sessions the state machine remembers; the least recently used are evicted (same on every member)")
         p.duration("request-timeout", default: .seconds(5), help: "answer 'timeout' to requests not applied within this")
+        p.int("max-client-connections", default: 4_096, range: 1...1_000_000,
+              help: "client connections at once (lowered to fit the file descriptor limit)")
+        p.int("max-client-connections-per-address", default: 256, range: 1...1_000_000,
+              help: "client connections at once from one source address")
+        p.duration("client-idle-timeout", default: .seconds(120), help: "close client connections idle (nothing in flight) this long; 0 never")
+        p.duration("frame-timeout", default: .seconds(10), help: "close a client connection whose frame is incomplete this long after its first byte; 0 never")
+        p.int("max-peer-connections", range: 1...100_000, help: "peer-port connections at once (default 2 per member + 16)")
+        p.int("max-outbound-bytes", default: 16 << 20, range: 64 << 10...(1 << 30),
+              help: "replies queued for one client connection; past it, the connection is closed")
+        p.int("outbound-budget-bytes", default: 256 << 20, range: 1 << 20...(1 << 40),
+              help: "replies queued for all client connections together; shared fairly when full")
         p.choice("log-level", choices: LogLevel.names, default: "info", help: "least severe level logged")
         return p
     }
@@ -37,7 +49,7 @@ public enum KVDFlags {
         let members = try InitialCluster.parse(flags.string("initial-cluster") ?? "\(name)=\(listenPeer)")
         let level = LogLevel(name: flags.string("log-level")!) ?? .info
         let timeout = flags.duration("request-timeout")!
-        let timeoutMs = Int(timeout.components.seconds) * 1000 + Int(timeout.components.attoseconds / 1_000_000_000_000_000)
+        let timeoutMs = milliseconds(timeout)
         guard timeoutMs >= 1 else { throw .config("--request-timeout must be at least 1ms") }
 
         var config = ServerConfig(name: name, dataDir: flags.string("data-dir") ?? "./\(name).kvd",
@@ -52,8 +64,19 @@ public enum KVDFlags {
         config.maxRequestBytes = flags.int("max-request-bytes")!
         config.maxSessions = flags.int("max-sessions")!
         config.requestTimeoutMilliseconds = timeoutMs
+        config.maxClientConnections = flags.int("max-client-connections")!
+        config.maxClientConnectionsPerAddress = flags.int("max-client-connections-per-address")!
+        config.clientIdleTimeoutMilliseconds = milliseconds(flags.duration("client-idle-timeout")!)
+        config.frameTimeoutMilliseconds = milliseconds(flags.duration("frame-timeout")!)
+        config.maxPeerConnections = flags.int("max-peer-connections")
+        config.maxOutboundBytesPerConnection = flags.int("max-outbound-bytes")!
+        config.outboundBudgetBytes = flags.int("outbound-budget-bytes")!
         try config.validate()
         return config
+    }
+
+    private static func milliseconds(_ d: Duration) -> Int {
+        Int(d.components.seconds) * 1000 + Int(d.components.attoseconds / 1_000_000_000_000_000)
     }
 
     /// A seed that differs per node and per start: the real server needs distinct election

@@ -1,6 +1,7 @@
 import Logging
 import Dispatch
 import Glibc
+import Posix
 import KV
 import Raft
 import Replica
@@ -168,9 +169,10 @@ public final class KVServer: @unchecked Sendable {
     /// Start-up in order: ports first (a clash is the most common start-up error and must not
     /// touch the disk), then the disk, then the background writer, links and the tick.
     private func setUpNode(me: Member, clientListen: SocketAddress, peerListen: SocketAddress) throws(ServerError) {
-        let clientAddress = try openClientPort(clientListen)
+        let budget = try descriptorBudget()
+        let clientAddress = try openClientPort(clientListen, maxConnections: budget.clientConnections)
         let advertised = config.advertiseClient ?? clientAddress.description
-        let peers = try openPeerPort(peerListen, me: me, advertisedClientURL: advertised)
+        let peers = try openPeerPort(peerListen, me: me, advertisedClientURL: advertised, maxConnections: budget.peerConnections)
         let replica = try openReplica(me: me)
         startClientService(over: replica)
         startSnapshotWriter(for: replica)
@@ -185,13 +187,42 @@ public final class KVServer: @unchecked Sendable {
         requestProcess()  // a restarted node may have committed entries to apply
     }
 
+    /// Raises RLIMIT_NOFILE to the hard limit (logged) and shares the descriptors out, so
+    /// client connections can never take the ones the disk and the peers need.
+    private func descriptorBudget() throws(ServerError) -> DescriptorBudget {
+        let limit: DescriptorLimit
+        do {
+            limit = config.raiseDescriptorLimit ? try DescriptorLimit.raiseToHard() : try DescriptorLimit.current()
+        } catch {
+            throw .notStartable("cannot read the file descriptor limit: \(error)")
+        }
+        guard let budget = DescriptorBudget(limit: limit.soft, members: config.members.count,
+                                            maxPeerConnections: config.peerConnectionLimit,
+                                            maxClientConnections: config.maxClientConnections) else {
+            throw .notStartable("the file descriptor limit (RLIMIT_NOFILE \(limit.soft), hard \(limit.hard)) leaves no room for client"
+                + " connections: raise it (ulimit -n) to at least \(DescriptorBudget.reserve(members: config.members.count) + config.peerConnectionLimit + 64)")
+        }
+        log.info("file descriptor limit", ["nofile": limit.soft, "hard": limit.hard, "reserved": budget.reserved,
+                                           "max_peer_connections": budget.peerConnections,
+                                           "max_client_connections": budget.clientConnections])
+        if budget.clientConnections < config.maxClientConnections {
+            log.warn("client connection limit lowered to fit the file descriptor limit",
+                     ["configured": config.maxClientConnections, "in_force": budget.clientConnections, "nofile": limit.soft])
+        }
+        return budget
+    }
+
     /// Binds the client port; returns the bound address.
-    private func openClientPort(_ address: SocketAddress) throws(ServerError) -> SocketAddress {
+    private func openClientPort(_ address: SocketAddress, maxConnections: Int) throws(ServerError) -> SocketAddress {
         let clients = ClientGateway(
             loop: loop,
             limits: .init(maxRequestBytes: config.maxRequestBytes, requestTimeoutMilliseconds: config.requestTimeoutMilliseconds,
                           maxInflightPerConnection: config.maxInflightPerConnection,
-                          maxConnections: config.maxClientConnections),
+                          maxConnections: maxConnections, maxConnectionsPerAddress: config.maxClientConnectionsPerAddress,
+                          idleTimeoutMilliseconds: config.clientIdleTimeoutMilliseconds,
+                          frameTimeoutMilliseconds: config.frameTimeoutMilliseconds,
+                          maxOutboundBytesPerConnection: config.maxOutboundBytesPerConnection,
+                          outboundBudgetBytes: config.outboundBudgetBytes),
             backend: self, log: log)
         self.clients = clients
         do {
@@ -202,10 +233,12 @@ public final class KVServer: @unchecked Sendable {
         return clients.listenAddress ?? address
     }
 
-    private func openPeerPort(_ address: SocketAddress, me: Member, advertisedClientURL: String) throws(ServerError) -> PeerNetwork {
+    private func openPeerPort(_ address: SocketAddress, me: Member, advertisedClientURL: String,
+                              maxConnections: Int) throws(ServerError) -> PeerNetwork {
         let peers = PeerNetwork(loop: loop, me: me, members: config.members, clusterToken: config.clusterToken,
                                 advertisedClientURL: advertisedClientURL,
-                                handshakeTimeoutMilliseconds: config.handshakeTimeoutMilliseconds, log: log)
+                                handshakeTimeoutMilliseconds: config.handshakeTimeoutMilliseconds,
+                                maxInboundConnections: maxConnections, log: log)
         self.peers = peers
         do {
             try peers.listen(on: address)

@@ -21,6 +21,9 @@ final class PeerNetwork: @unchecked Sendable {
     private let log: ServerLog
     private let framer = RaftFramer()
     private let handshakeTimeoutMilliseconds: Int
+    /// Accepted peer-port connections held at once; more are closed at once (a flood of
+    /// them must not use up descriptors or memory).
+    private let maxInboundConnections: Int
 
     /// Raft messages from an authenticated peer, in arrival order.
     var onMessages: ([Message]) -> Void = { _ in }
@@ -34,13 +37,14 @@ final class PeerNetwork: @unchecked Sendable {
     private(set) var refusedPeers = 0
 
     init(loop: EventLoop, me: Member, members: [Member], clusterToken: String, advertisedClientURL: String,
-         handshakeTimeoutMilliseconds: Int, log: ServerLog) {
+         handshakeTimeoutMilliseconds: Int, maxInboundConnections: Int, log: ServerLog) {
         self.loop = loop
         self.me = me
         self.members = members
         self.clusterToken = clusterToken
         self.advertisedClientURL = advertisedClientURL
         self.handshakeTimeoutMilliseconds = handshakeTimeoutMilliseconds
+        self.maxInboundConnections = maxInboundConnections
         self.log = log
     }
 
@@ -51,7 +55,7 @@ final class PeerNetwork: @unchecked Sendable {
         listener = try TCPListener(loop: loop, address: address) { [weak self] connection in
             self?.accept(connection)
         }
-        listener?.onAcceptError = { [log] error in log.warn("peer accept failed", ["error": error]) }
+        listener?.onAcceptError = { [log] error in log.limited(.warn, cause: "peer-accept", "peer accept failed", ["error": error]) }
     }
 
     /// Starts dialing every other member.
@@ -174,6 +178,12 @@ final class PeerNetwork: @unchecked Sendable {
     // MARK: Incoming connections
 
     private func accept(_ connection: TCPConnection) {
+        guard inbound.count < maxInboundConnections else {
+            log.limited(.warn, cause: "peer-refused", "refusing peer connection: too many peer connections",
+                        ["addr": connection.peerAddress, "limit": maxInboundConnections])
+            connection.close()
+            return
+        }
         let peer = InboundPeer(connection: connection)
         let key = ObjectIdentifier(peer)
         inbound[key] = peer
@@ -192,7 +202,8 @@ final class PeerNetwork: @unchecked Sendable {
         peer.timer = loop.schedule(after: handshakeTimeoutMilliseconds) { [weak self, weak peer] in
             // Timer callbacks run on the loop thread.
             guard let self, let peer, peer.member == nil else { return }
-            self.log.warn("peer connection sent no handshake in time; closing", ["addr": peer.connection.peerAddress])
+            self.log.limited(.warn, cause: "peer-no-handshake", "peer connection sent no handshake in time; closing",
+                             ["addr": peer.connection.peerAddress])
             peer.connection.close()
         }
     }
@@ -229,8 +240,8 @@ final class PeerNetwork: @unchecked Sendable {
                 }
             }
         } catch {
-            log.warn("bad frame on peer port; closing", ["addr": connection.peerAddress,
-                                                         "peer": peer.member?.name ?? "?", "error": error])
+            log.limited(.warn, cause: "peer-bad-frame", "bad frame on peer port; closing",
+                        ["addr": connection.peerAddress, "peer": peer.member?.name ?? "?", "error": error])
             connection.close()
         }
     }
@@ -262,7 +273,7 @@ final class PeerNetwork: @unchecked Sendable {
         refusedPeers += 1
         peer.refused = true
         peer.timer?.cancel()
-        log.warn("refused peer connection", ["addr": peer.connection.peerAddress, "reason": why])
+        log.limited(.warn, cause: "peer-handshake-refused", "refused peer connection", ["addr": peer.connection.peerAddress, "reason": why])
         peer.connection.write(PeerFrame.handshakeReply(.refused(reason: reply ?? why)).encodedFrame())
         peer.connection.closeAfterFlush()
     }

@@ -43,7 +43,26 @@ public struct ServerConfig: Sendable {
     /// Bounds on requests awaiting an outcome, overall and per client connection.
     public var maxPendingRequests = 16_384
     public var maxInflightPerConnection = 1_024
+    /// Client connections at once, overall and from one source address. The overall cap is
+    /// lowered at start-up when RLIMIT_NOFILE leaves less room (see DescriptorBudget).
     public var maxClientConnections = 4_096
+    public var maxClientConnectionsPerAddress = 256
+    /// A client connection with nothing in flight and no bytes received for this long is
+    /// closed (0: never). Clients reconnect on their next call.
+    public var clientIdleTimeoutMilliseconds = 120_000
+    /// A client frame must be complete this long after its first byte (0: no deadline).
+    public var frameTimeoutMilliseconds = 10_000
+    /// Peer-port connections at once, handshaked or not; nil: 2 per member plus 16.
+    public var maxPeerConnections: Int?
+    /// Replies queued for one client connection; a connection past it is closed. Reading from
+    /// a connection pauses well before (at a quarter of it), so TCP pushes back on the client.
+    public var maxOutboundBytesPerConnection = 16 << 20
+    /// Replies queued for all client connections together. When it is used up, a connection
+    /// holding more than an equal share of it is closed (so every reader gets its share).
+    public var outboundBudgetBytes = 256 << 20
+    /// Raise RLIMIT_NOFILE's soft limit to the hard limit at start-up (kvd does; tests that
+    /// run many servers in one process may too, it is process-wide and only ever raised).
+    public var raiseDescriptorLimit = true
     /// An inbound peer connection must handshake within this long.
     public var handshakeTimeoutMilliseconds = 5_000
     /// A process() call (which includes the fsync) slower than this is logged.
@@ -66,6 +85,9 @@ public struct ServerConfig: Sendable {
         self.logger = logger
     }
 
+    /// The peer-connection cap in force.
+    public var peerConnectionLimit: Int { maxPeerConnections ?? 2 * members.count + 16 }
+
     /// This node's entry in `members`.
     public var me: Member? { members.first { $0.name == name } }
 
@@ -85,5 +107,13 @@ public struct ServerConfig: Sendable {
         }
         guard maxRequestBytes >= 64 else { throw .config("--max-request-bytes must be at least 64") }
         guard requestTimeoutMilliseconds >= 1 else { throw .config("--request-timeout must be positive") }
+        guard maxClientConnections >= 1 else { throw .config("--max-client-connections must be at least 1") }
+        guard maxClientConnectionsPerAddress >= 1 else { throw .config("--max-client-connections-per-address must be at least 1") }
+        guard clientIdleTimeoutMilliseconds >= 0, frameTimeoutMilliseconds >= 0 else {
+            throw .config("--client-idle-timeout and --frame-timeout must not be negative")
+        }
+        if let p = maxPeerConnections, p < members.count {
+            throw .config("--max-peer-connections must be at least the member count (\(members.count))")
+        }
     }
 }

@@ -20,11 +20,19 @@ public final class TCPConnection: @unchecked Sendable, EventHandler {
         /// Fairness: after this many bytes in one wake-up, other sockets get a turn.
         public var maxReadBytesPerWake: Int
         public var noDelay: Bool
+        /// Backpressure: with this many bytes queued, stop reading (so the peer's requests wait
+        /// in TCP and its sends block) until the queue drains to half of it. Int.max: never.
+        public var pauseReadingAboveOutboundBytes: Int
+        /// Shared with other connections: a bound on what all of them queue together.
+        public var budget: OutboundBudget?
 
-        public init(maxOutboundBytes: Int = 16 << 20, maxReadBytesPerWake: Int = 256 << 10, noDelay: Bool = true) {
+        public init(maxOutboundBytes: Int = 16 << 20, maxReadBytesPerWake: Int = 256 << 10, noDelay: Bool = true,
+                    pauseReadingAboveOutboundBytes: Int = Int.max, budget: OutboundBudget? = nil) {
             self.maxOutboundBytes = maxOutboundBytes
             self.maxReadBytesPerWake = max(1, maxReadBytesPerWake)
             self.noDelay = noDelay
+            self.pauseReadingAboveOutboundBytes = max(1, pauseReadingAboveOutboundBytes)
+            self.budget = budget
         }
     }
 
@@ -45,6 +53,8 @@ public final class TCPConnection: @unchecked Sendable, EventHandler {
     private var open = true
     private var outbound = OutboundBuffer()
     private var watchingWritable = false
+    /// Reading is paused for backpressure (see Options.pauseReadingAboveOutboundBytes).
+    private var readingPaused = false
     private var flushPending = false
     private var closeWhenFlushed = false
 
@@ -100,6 +110,12 @@ public final class TCPConnection: @unchecked Sendable, EventHandler {
             return false
         }
         outbound.append(bytes)
+        if let budget = options.budget {
+            budget.added(bytes.count, by: self)
+            budget.enforce()
+            guard open else { return false }  // this connection held the most
+        }
+        if !readingPaused && outbound.count >= options.pauseReadingAboveOutboundBytes { updateInterest(pausingReads: true) }
         if !flushPending && !watchingWritable {
             flushPending = true
             loop.deferToTickEnd { [self] in
@@ -135,19 +151,40 @@ public final class TCPConnection: @unchecked Sendable, EventHandler {
                 return
             }
             outbound.consume(sent)
+            options.budget?.removed(sent, by: self, nowEmpty: outbound.isEmpty)
         }
+        if readingPaused && outbound.count <= options.pauseReadingAboveOutboundBytes / 2 { updateInterest(pausingReads: false) }
         setWatchingWritable(false)
         if closeWhenFlushed { close(nil) }
     }
 
     private func setWatchingWritable(_ on: Bool) {
         guard on != watchingWritable, open else { return }
+        apply(writable: on, paused: readingPaused)
+    }
+
+    private func updateInterest(pausingReads paused: Bool) {
+        guard paused != readingPaused, open else { return }
+        apply(writable: watchingWritable, paused: paused)
+    }
+
+    /// The epoll interest for a state. A paused reader still hears hang-ups (EPOLLHUP and
+    /// EPOLLERR are always reported).
+    private func apply(writable: Bool, paused: Bool) {
+        let read = paused ? 0 : Self.readEvents
         do {
-            try loop.modify(fd: fd, id: registrationID, events: on ? Self.readWriteEvents : Self.readEvents)
-            watchingWritable = on
+            try loop.modify(fd: fd, id: registrationID, events: read | (writable ? EPOLLOUT.rawValue : 0))
+            watchingWritable = writable
+            readingPaused = paused
         } catch {
             close(TransportError(error, address: peerAddress))
         }
+    }
+
+    /// Reading is paused because too many replies are queued (for tests and status).
+    public var isReadingPaused: Bool {
+        loop.assertInLoop()
+        return readingPaused
     }
 
     // MARK: Events
@@ -160,6 +197,9 @@ public final class TCPConnection: @unchecked Sendable, EventHandler {
                 let e = SocketOps.pendingError(fd)
                 close(e == 0 ? nil : TransportError(SystemError(call: "socket", context: peerAddress, errno: e), address: peerAddress))
             }
+            // A hang-up while reads are paused would be reported again and again (level
+            // triggered) with nothing read: the peer is gone both ways, so close.
+            if open && readingPaused && events & EPOLLHUP.rawValue != 0 { close(nil) }
         }
         if open && events & EPOLLOUT.rawValue != 0 {
             flush()
@@ -168,7 +208,7 @@ public final class TCPConnection: @unchecked Sendable, EventHandler {
 
     private func readAvailable() {
         var budget = options.maxReadBytesPerWake
-        while open && budget > 0 {
+        while open && budget > 0 && !readingPaused {
             let want = min(budget, loop.readBuffer.count)
             let received: Int?
             do {
@@ -202,6 +242,7 @@ public final class TCPConnection: @unchecked Sendable, EventHandler {
         open = false
         loop.deregister(fd: fd, id: registrationID)
         SocketOps.close(fd)
+        options.budget?.removed(outbound.count, by: self, nowEmpty: true)
         outbound.removeAll()
         let callback = onClose
         onClose = nil

@@ -66,6 +66,9 @@ public struct FrameDecoder: Sendable {
         try parsePendingHeader()
     }
 
+    /// The request id of the frame whose header arrived but whose body is incomplete.
+    public var pendingRequestID: UInt64? { pending?.requestID }
+
     /// The next complete frame, or nil when more bytes are needed.
     public mutating func next() throws(WireError) -> Frame? {
         if let failure { throw failure }

@@ -11,10 +11,17 @@ do {
     fail("\(error)")
 }
 
-func fail(_ message: String) -> Never {
+/// Exit status: 2 for a usage error (bad flags or configuration: fix the command line),
+/// 1 for a failure at run time (as kvctl does).
+func fail(_ message: String, status: Int32 = 1) -> Never {
     var line = Array("Error: \(message)\n".utf8)
     line.withUnsafeMutableBytes { _ = write(2, $0.baseAddress, $0.count) }
-    exit(1)
+    exit(status)
+}
+
+func fail(_ error: ServerError) -> Never {
+    if case .config = error { fail("\(error) (see kvd --help)", status: 2) }
+    fail(error.description)
 }
 
 let parser = KVDFlags.parser()
@@ -22,7 +29,7 @@ let flags: ParsedFlags
 do {
     flags = try parser.parse(Array(CommandLine.arguments.dropFirst()))
 } catch {
-    fail("\(error) (see kvd --help)")
+    fail("\(error) (see kvd --help)", status: 2)
 }
 if flags.helpRequested {
     print(parser.helpText, terminator: "")
@@ -36,10 +43,10 @@ do {
     try server.start()
     try server.handleSignals()
 } catch {
-    fail(error.description)
+    fail(error)
 }
 
 if let failure = server.wait() {
-    fail(failure.description)
+    fail(failure)
 }
 exit(0)

@@ -157,3 +157,18 @@ final class FlagParserTests: XCTestCase {
         }
     }
 }
+
+final class StrayArgumentTests: XCTestCase {
+    func testAStrayArgumentIsNamedBeforeAMissingFlag() {
+        var p = FlagParser(command: "kvd", summary: "s")
+        p.acceptsPositional = false
+        p.string("name", required: true, help: "h")
+        XCTAssertThrowsError(try p.parse(["n1"])) { error in
+            XCTAssertEqual(error as? FlagError, .unexpectedArgument("n1", command: "kvd", missingFlag: "name"))
+            XCTAssertEqual("\(error)", "unexpected argument \"n1\": kvd takes only flags (did you mean --name n1?)")
+        }
+        XCTAssertThrowsError(try p.parse(["--name", "a", "b"])) { error in
+            XCTAssertEqual("\(error)", "unexpected argument \"b\": kvd takes only flags")
+        }
+    }
+}

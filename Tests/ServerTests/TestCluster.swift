@@ -48,6 +48,8 @@ final class TestCluster {
     let sink = LogSink.memory()
     var servers: [KVServer?]
     var requestTimeoutMilliseconds = 5_000
+    /// Applied last to every node's configuration (limits under test).
+    var configure: (inout ServerConfig) -> Void = { _ in }
 
     init(size: Int = 3, token: String = "test-cluster", label: String = "cluster") {
         names = (1...size).map { "n\($0)" }
@@ -70,6 +72,7 @@ final class TestCluster {
         c.electionTicks = 10
         c.requestTimeoutMilliseconds = requestTimeoutMilliseconds
         c.peerMaxBackoffMilliseconds = 200
+        configure(&c)
         return c
     }
 
