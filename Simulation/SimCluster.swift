@@ -17,7 +17,7 @@ public enum SimPacket {
 /// Stored as numbers and formatted only when a report is printed.
 public struct TraceEvent: CustomStringConvertible, Sendable {
     public enum Kind: UInt8, Sendable {
-        case deliver, request, reply, apply, crash, restart, partition, cut, heal, leader, pause, resume
+        case deliver, request, reply, apply, crash, restart, partition, cut, heal, leader, pause, resume, diskLost, recovered
     }
     public var tick: UInt64
     public var kind: Kind
@@ -41,6 +41,8 @@ public struct TraceEvent: CustomStringConvertible, Sendable {
         case .leader: body = "n\(a) became leader of term \(b)"
         case .pause: body = "n\(a) paused until t=\(b)"
         case .resume: body = "n\(a) resumed"
+        case .diskLost: body = "n\(a) lost its whole disk"
+        case .recovered: body = "n\(a) recovered (caught up through commit \(b))"
         }
         return "t=\(tick) \(body)"
     }
@@ -186,7 +188,12 @@ public final class SimCluster {
                 snapshotStores[id] = wal.snapshotStore(fileSystem: fileSystems[Int(id - 1)])
                 storage = wal
             }
-            r = try Replica(config: raftConfig(id), storage: storage, seed: seed, options: ro)
+            // A node whose disk was lost is restarted as the operator procedure says, as kvd
+            // with `--initial-cluster-state existing`, so it comes back in recovery. Others
+            // keep their bootstrap flags (`new`, ignored when the disk holds a log, as in etcd).
+            let marker = options.disk == .wal ? RecoveryMarker(fileSystem: fileSystems[Int(id - 1)], directory: "/data/n\(id)") : nil
+            r = try Replica(config: raftConfig(id), storage: storage, seed: seed, options: ro, recoveryMarker: marker,
+                            clusterState: lostDisks.contains(id) ? .existing : .new)
             if options.disk == .wal {
                 // As kvd does on a background thread, the snapshot is written a little later
                 // while the replica keeps going; here "later" is a seeded number of ticks.
@@ -197,6 +204,13 @@ public final class SimCluster {
         } catch {
             invariants.fail("node \(id) failed to restart from its disk: \(error)")
             return
+        }
+        r.onEvent = { [unowned self] e in
+            if case let .recoveryFinished(commit, _) = e {
+                self.lostDisks.remove(id)
+                self.recoveriesFinished += 1
+                self.record(TraceEvent(tick: self.now, kind: .recovered, a: id, b: commit))
+            }
         }
         r.onUndecodableEntry = { [unowned self] e, error in
             // Every payload in a simulated log was encoded by LogCommand: a failure is a bug.
@@ -262,6 +276,25 @@ public final class SimCluster {
     /// Restarts a crashed node at tick `at` (a supervisor bringing the process back).
     public func scheduleRestart(_ id: NodeID, at: UInt64) {
         restartAt[id] = at
+    }
+
+    /// Nodes whose whole disk was lost and that have not finished recovering yet.
+    public private(set) var lostDisks: Set<NodeID> = []
+    /// Whole disks lost, and recoveries finished, over the run.
+    public private(set) var disksLost = 0
+    public private(set) var recoveriesFinished = 0
+
+    /// The node's disk dies: it crashes and its data directory is gone (as if replaced by an
+    /// empty disk). It restarts later, empty, in recovery.
+    public func loseDisk(_ id: NodeID) {
+        precondition(options.disk == .wal, "disk loss needs the file-system disk model")
+        crash(id)
+        let fs = fileSystems[Int(id - 1)], dir = "/data/n\(id)"
+        for name in (try? fs.listDirectory(dir)) ?? [] { try? fs.remove(dir + "/" + name) }
+        try? fs.syncDirectory(dir)
+        lostDisks.insert(id)
+        disksLost += 1
+        record(TraceEvent(tick: now, kind: .diskLost, a: id))
     }
 
     public func restart(_ id: NodeID) {

@@ -14,11 +14,13 @@ public struct FaultSet: OptionSet, Sendable {
     public static let bridge = FaultSet(rawValue: 1 << 6)
     /// Freeze a node for a while (SIGSTOP-like): it wakes up with stale beliefs.
     public static let pauses = FaultSet(rawValue: 1 << 7)
-    public static let all: FaultSet = [.partitions, .crashes, .drops, .duplicates, .reorder, .oneWay, .bridge, .pauses]
+    /// A node loses its whole disk and rejoins empty, in recovery (on a share of seeds).
+    public static let diskLoss = FaultSet(rawValue: 1 << 8)
+    public static let all: FaultSet = [.partitions, .crashes, .drops, .duplicates, .reorder, .oneWay, .bridge, .pauses, .diskLoss]
 
     public static let names: [(String, FaultSet)] = [
         ("partitions", .partitions), ("crashes", .crashes), ("drops", .drops), ("duplicates", .duplicates),
-        ("reorder", .reorder), ("oneway", .oneWay), ("bridge", .bridge), ("pauses", .pauses),
+        ("reorder", .reorder), ("oneway", .oneWay), ("bridge", .bridge), ("pauses", .pauses), ("diskloss", .diskLoss),
     ]
 }
 
@@ -58,6 +60,9 @@ public struct SimulationReport: Sendable {
     public var restarts = 0
     public var maxTerm: Term = 0
     public var traceHash: UInt64 = 0
+    /// Whole disks lost (the `diskloss` fault) and recoveries that finished.
+    public var disksLost = 0
+    public var recoveries = 0
     public var passed: Bool { failure == nil }
 }
 
@@ -73,6 +78,9 @@ public func runSimulation(_ config: SimulationConfig) -> SimulationReport {
     opts.maxEntriesPerAppend = [1, 2, 4, 64][Int(shape.below(4))]
     opts.maxInflightAppends = [1, 4, 64][Int(shape.below(3))]
     if config.faults.contains(.crashes) { opts.crashAfterVoteRate = [0, 0.05, 0.2][Int(shape.below(3))] }
+    // One seed in four loses whole disks (drawn last, so other seeds keep their runs).
+    let diskLoss = config.faults.contains(.diskLoss) && config.nodes >= 3 && shape.below(4) == 0
+    // Client windows and session churn (drawn after the disk-loss draw, which keeps its seeds).
     let window = config.window ?? [1, 4, 8, 16][Int(shape.below(4))]
     let churn = config.sessionChurn ?? (shape.below(3) == 0)
     // Churn: a table smaller than the clients, so every few registrations evict someone.
@@ -109,6 +117,8 @@ public func runSimulation(_ config: SimulationConfig) -> SimulationReport {
         report.restarts = cluster.restarts
         report.maxTerm = cluster.maxTerm
         report.traceHash = cluster.traceHash
+        report.disksLost = cluster.disksLost
+        report.recoveries = cluster.recoveriesFinished
         return report
     }
     func checkStep() -> String? {
@@ -121,8 +131,10 @@ public func runSimulation(_ config: SimulationConfig) -> SimulationReport {
     // Fault phase. How often faults strike varies by seed: some runs are calm, some brutal.
     let majority = config.nodes / 2 + 1
     let intensity = FaultIntensity(&rng)
+    var diskRng = SeededRandom(seed: config.seed ^ 0xD15C_1055)
     for _ in 0..<config.faultTicks {
         injectFault(cluster, &rng, f, majority: majority, intensity)
+        if diskLoss { injectDiskLoss(cluster, &diskRng) }
         clients.step(cluster)
         cluster.tick()
         if let v = checkStep() { return failed(v) }
@@ -236,6 +248,18 @@ func injectFault(_ c: SimCluster, _ rng: inout SeededRandom, _ f: FaultSet, majo
     if f.contains(.pauses) && rng.chance(k.pause), let v = victim() {
         c.pause(v, until: c.now + 1 + rng.below(40))
     }
+}
+
+/// Now and then a live node loses its whole disk and is restarted empty a little later; it
+/// rejoins in recovery. One at a time: a second loss before the first has caught up could
+/// destroy the only copies of acknowledged writes, which no protocol survives.
+func injectDiskLoss(_ c: SimCluster, _ rng: inout SeededRandom) {
+    guard rng.chance(0.002), c.lostDisks.isEmpty, !c.liveIDs.contains(where: { c.node($0)!.recovering }) else { return }
+    let live = c.liveIDs
+    guard !live.isEmpty else { return }
+    let v = live[Int(rng.below(UInt64(live.count)))]
+    c.loseDisk(v)
+    c.scheduleRestart(v, at: c.now + 1 + rng.below(50))
 }
 
 func shuffle<T>(_ a: inout [T], _ rng: inout SeededRandom) {

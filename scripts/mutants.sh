@@ -57,6 +57,15 @@ mutate truncate-matching Sources/Raft/RaftLog.swift '        guard firstNew < ne
         guard firstNew < new.count else { return true }'
 run_one "truncate the log on an AppendEntries whose entries already match"
 
+mutate recovering-votes Sources/Raft/RaftNode+Step.swift '        if recovering {' '        if false {'
+run_one "a recovering node (lost disk) votes"
+
+mutate lost-follower-ignored Sources/Raft/Progress.swift 'guard rejected > 0 else { return .stale }' 'return .stale'
+run_one "a leader ignores a follower that rejects below its match (lost entries)"
+
+mutate recovery-on-cut-commit Sources/Raft/RaftNode+Step.swift 'guard recovering, leaderCommit > 0, leaderCommit <= matchedThrough,' 'guard recovering, leaderCommit > 0,'
+run_one "recovery ends on a commit index the message did not let the log match"
+
 # Issue #15: a request for a session the table no longer holds is executed (and the session
 # silently re-created) instead of being answered sessionExpired.
 mutate evicted-retry-applied Sources/KV/SessionTable.swift 'guard let s = sessions[req.clientID] else { return .refused(.sessionExpired) }' 'guard let s = sessions[req.clientID] else { return .accepted(cached: nil) }'

@@ -30,6 +30,13 @@ public struct Progress: Sendable, Equatable {
     var recentActive = false
     /// Round-trip estimate to this follower and the retransmit timeout derived from it.
     private(set) var roundTrip = RoundTripEstimate()
+    /// Set when the follower turned out to lack entries it had acknowledged (its disk lost
+    /// them): the highest index it had acknowledged. Until `match` reaches it again the
+    /// follower does not count toward commit. 0: nothing lost.
+    public internal(set) var lostThrough: LogIndex = 0
+
+    /// What this follower contributes to the commit count.
+    var commitMatch: LogIndex { lostThrough > match ? 0 : match }
 
     init(id: NodeID, next: LogIndex, maxInflight: Int) {
         self.id = id
@@ -51,6 +58,15 @@ public struct Progress: Sendable, Equatable {
         state = .probe
         paused = false
         inflight.removeAll()
+    }
+
+    /// The follower rejected an AppendEntries at or below `match`, which it had acknowledged:
+    /// forget the match (it is re-learned from its next answers) and keep it out of the
+    /// commit count until it holds everything it had acknowledged.
+    mutating func lostEntries() {
+        lostThrough = max(lostThrough, match)
+        match = 0
+        becomeProbe()
     }
 
     mutating func becomeReplicate() {
@@ -114,6 +130,7 @@ public struct Progress: Sendable, Equatable {
             match = index
             advanced = true
         }
+        if lostThrough > 0 && match >= lostThrough { lostThrough = 0 }
         if next < match + 1 { next = match + 1 }
         // The ack of an append answers exactly its last index: a clean round-trip sample.
         if let freed = inflight.free(through: index), freed.last == index {
@@ -125,20 +142,48 @@ public struct Progress: Sendable, Equatable {
         return advanced
     }
 
-    /// A rejection of `rejected` asks to retry from `hinted`. Returns false, changing
-    /// nothing, if it is stale: it rejects what is already acknowledged (replicate) or is
-    /// not the answer to the probe in flight (probe). Otherwise goes back to probing from
-    /// the hint, clamped to (match, min(rejected, lastIndex + 1)] so that a confused or
-    /// lying peer cannot push `next` past our log or below what it acknowledged.
-    mutating func rejected(_ rejected: LogIndex, retryFrom hinted: LogIndex, lastIndex: LogIndex) -> Bool {
+    /// What a rejection meant (`rejected(_:retryFrom:lastIndex:)`).
+    enum Rejection: Equatable {
+        /// Not the answer to what is in flight: nothing changed.
+        case stale
+        /// Back to probing from the hint.
+        case retry
+        /// In replicate, it rejects what it acknowledged: either a reordered old answer or
+        /// its disk lost entries. Now probing at `match` to tell which (issue #9 §4).
+        case checkMatch
+        /// It rejected the probe at `match`, the very entry it acknowledged: its disk lost
+        /// entries through `acknowledged`. Match forgotten, kept out of the commit count until
+        /// it holds `acknowledged` again, probing from the hint.
+        case lostEntries(acknowledged: LogIndex)
+    }
+
+    /// A rejection of `rejected` asks to retry from `hinted`. Stale, changing nothing, if it
+    /// is not the answer to the probe in flight (probe) or is a stale-term answer (index 0).
+    /// A rejection at or below `match` in replicate starts a check of `match` instead of being
+    /// dropped, so that a follower whose disk lost entries is not ignored for good. Otherwise
+    /// goes back to probing from the hint, clamped to (match, min(rejected, lastIndex + 1)] so
+    /// that a confused or lying peer cannot push `next` past our log or below what it
+    /// acknowledged.
+    mutating func rejected(_ rejected: LogIndex, retryFrom hinted: LogIndex, lastIndex: LogIndex) -> Rejection {
         switch state {
-        case .replicate: if rejected <= match { return false }
-        case .probe: if rejected != next - 1 { return false }
-        case .snapshot: return false
+        case .replicate:
+            if rejected <= match {
+                // (Index 0 always matches, so its rejection is a stale-term answer.)
+                guard rejected > 0 else { return .stale }
+                becomeProbe()
+                return .checkMatch
+            }
+        case .probe: if rejected != next - 1 { return .stale }
+        case .snapshot: return .stale
+        }
+        var outcome = Rejection.retry
+        if match > 0 && rejected == match {
+            outcome = .lostEntries(acknowledged: match)
+            lostEntries()
         }
         becomeProbe()
         next = max(match + 1, min(hinted, rejected, lastIndex + 1))
-        return true
+        return outcome
     }
 
     /// Loss detection, asked when the follower answers a heartbeat (so it is alive): the

@@ -11,6 +11,11 @@ public struct RaftConfig: Sendable {
     /// A leader that has not heard from a quorum for E ticks steps down, so that clients
     /// of a cut-off leader look elsewhere instead of waiting (dissertation §6.2).
     public var checkQuorum: Bool = true
+    /// Start in recovery: this member lost its storage (or some of it) under an identity the
+    /// cluster already knows, so it may have voted and acknowledged entries it no longer
+    /// holds. Until it has caught up with a leader (see `RaftNode.recovering`) it never
+    /// votes and never campaigns. The host decides when a node starts so (docs/raft.md).
+    public var recovering: Bool = false
 
     /// At most this many entries in one AppendEntries.
     public var maxEntriesPerAppend: Int = 64
@@ -41,6 +46,7 @@ public struct RaftConfig: Sendable {
         if voters.isEmpty || voters.contains(noNode) { return "voters must be non-empty and non-zero" }
         if Set(voters).count != voters.count { return "voters must be unique" }
         if !voters.contains(id) { return "node \(id) is not among the voters \(voters)" }
+        if recovering && voters.count == 1 { return "a single-member cluster has no peer to recover a lost disk from" }
         if electionTicks < 2 { return "election ticks must be at least 2" }
         if heartbeatTicks < 1 || heartbeatTicks >= electionTicks { return "heartbeat ticks must be in 1..<electionTicks" }
         if maxEntriesPerAppend < 1 || maxBytesPerAppend < 1 || maxInflightAppends < 1 { return "append limits must be positive" }

@@ -28,8 +28,9 @@ extension RaftNode {
     mutating func broadcastHeartbeat() {
         for i in progress.indices {
             let pr = progress[i]
-            // Never tell a follower to commit beyond what we know it holds.
-            let commit = min(pr.match, log.committed)
+            // Never tell a follower to commit beyond what we know it holds; nothing at all
+            // while it is being repaired after losing entries (see noteRecoveryTarget).
+            let commit = pr.lostThrough > pr.match ? 0 : min(pr.match, log.committed)
             send(to: pr.id, .heartbeat(commit: commit), eager: true)
         }
     }
@@ -48,7 +49,8 @@ extension RaftNode {
     /// entry is from the current term. This node counts only what it has persisted.
     @discardableResult
     mutating func maybeCommit() -> Bool {
-        var matches = progress.map(\.match)
+        // A follower that lost acknowledged entries counts only once it holds them again.
+        var matches = progress.map(\.commitMatch)
         matches.append(log.persisted)
         matches.sort(by: >)
         let n = matches[cluster.quorum - 1]
@@ -87,7 +89,16 @@ extension RaftNode {
             // We lack that term entirely: skip all of the follower's entries of it.
             next = hintIndex
         }
-        guard progress[i].rejected(rejected, retryFrom: next, lastIndex: log.lastIndex) else { return }
+        switch progress[i].rejected(rejected, retryFrom: next, lastIndex: log.lastIndex) {
+        case .stale:
+            return
+        case .retry, .checkMatch:
+            break
+        case let .lostEntries(acknowledged):
+            // Loud: a disk lost entries it had promised were durable.
+            followersFoundWithLostEntries += 1
+            events.append(.followerLostEntries(peer: progress[i].id, index: rejected, acknowledged: acknowledged))
+        }
         sendAppend(i, allowEmpty: true)
     }
 

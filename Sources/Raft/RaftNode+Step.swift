@@ -40,6 +40,7 @@ extension RaftNode {
             guard role != .leader else { droppedMessages += 1; return }
             acceptLeader(m.from)
             log.commit(to: min(commit, log.lastIndex))
+            noteRecoveryTarget(leaderCommit: commit, matchedThrough: log.lastIndex)
             send(to: m.from, .heartbeatResponse, eager: false)
         case let .installSnapshot(meta, offset, total, chunk, done):
             guard role != .leader else { droppedMessages += 1; return }
@@ -73,6 +74,13 @@ extension RaftNode {
     // MARK: - RequestVote (§5.2, §5.4.1)
 
     private mutating func handleRequestVote(from candidate: NodeID, lastIndex: LogIndex, lastTerm: Term) {
+        if recovering {
+            // It may have voted in this term before its disk was lost, and may lack entries
+            // it acknowledged: its vote could elect a leader missing committed entries.
+            votesRefusedWhileRecovering += 1
+            send(to: candidate, .requestVoteResponse(granted: false), eager: false)
+            return
+        }
         let canVote = vote == candidate || (vote == noNode && leader == noNode)
         let granted = canVote && log.isUpToDate(lastIndex: lastIndex, lastTerm: lastTerm)
         if granted {
@@ -110,6 +118,7 @@ extension RaftNode {
             prevIndex = log.committed
             prevTerm = log.term(at: prevIndex) ?? 0
             if entries.isEmpty {
+                noteRecoveryTarget(leaderCommit: leaderCommit, matchedThrough: log.committed)
                 send(to: leaderID, .appendEntriesResponse(success: true, index: log.committed, hintTerm: 0, hintIndex: 0), eager: false)
                 return
             }
@@ -142,7 +151,21 @@ extension RaftNode {
         let lastNew = prevIndex + LogIndex(entries.count)
         // §5.3 step 5: commitIndex = min(leaderCommit, index of last new entry).
         log.commit(to: min(leaderCommit, lastNew))
+        noteRecoveryTarget(leaderCommit: leaderCommit, matchedThrough: lastNew)
         send(to: leaderID, .appendEntriesResponse(success: true, index: lastNew, hintTerm: 0, hintIndex: 0), eager: false)
+    }
+
+    /// While recovering: a commit index the leader reported lies within what our log now
+    /// matches and is of the leader's term, so our log holds every entry committed before
+    /// this term. Entries of this term the leader committed by counting acknowledgements
+    /// from our old disk are covered too: the leader stops counting those (and sends
+    /// heartbeats with commit 0) once we reject below them, which happens before our log can
+    /// match it, and resumes only when we hold them again. A commit cut short by the batch
+    /// (leaderCommit > matchedThrough) is not enough.
+    private mutating func noteRecoveryTarget(leaderCommit: LogIndex, matchedThrough: LogIndex) {
+        guard recovering, leaderCommit > 0, leaderCommit <= matchedThrough,
+              log.term(at: leaderCommit) == term else { return }
+        recoveryTarget = max(recoveryTarget, leaderCommit)
     }
 
     // MARK: - InstallSnapshot, follower side (§7)

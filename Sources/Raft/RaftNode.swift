@@ -18,6 +18,16 @@ public struct RaftNode: Sendable {
     /// The leader of `term` as far as we know, or noNode.
     public internal(set) var leader: NodeID = noNode
     public internal(set) var log: RaftLog
+    /// Protocol-aware recovery (Alagappan et al., FAST 2018): set while this member's storage
+    /// may have lost votes and entries it gave before. Meanwhile it never grants a vote and
+    /// never campaigns. It ends once the log is durable through a commit index that the
+    /// leader of the current term reported in an AppendEntries whose entries reach it, and
+    /// whose entry is of that term: such a commit was acknowledged by a majority, and a
+    /// leader's log holds every entry committed before its term (docs/raft.md, disk loss).
+    public internal(set) var recovering: Bool
+    /// While recovering: a commit index of the current leader's term, reported by it and
+    /// matched by our log; recovery ends once it is durable here. 0: none yet.
+    var recoveryTarget: LogIndex = 0
 
     var rng: SeededRandom
     /// Logical time: ticks since this core started (flow control measures round trips in it).
@@ -57,6 +67,12 @@ public struct RaftNode: Sendable {
     /// AppendEntries that tried to change committed entries: impossible from a correct
     /// leader, so it is counted and refused rather than trusted (and never crashes us).
     public internal(set) var protocolViolations = 0
+    /// Votes refused because this node was recovering.
+    public internal(set) var votesRefusedWhileRecovering = 0
+    /// Leader: times a follower was found to have lost entries it had acknowledged.
+    public internal(set) var followersFoundWithLostEntries = 0
+    /// Reported in the next Ready.
+    var events: [RaftEvent] = []
 
     /// Restarts a member from its durable state alone (§5.1: term, vote and log).
     public init(config: RaftConfig, state: PersistentState, seed: UInt64,
@@ -68,6 +84,7 @@ public struct RaftNode: Sendable {
         self.term = state.hardState.term
         self.vote = state.hardState.vote
         self.log = RaftLog(snapshot: state.snapshot?.metadata, entries: state.entries, commit: state.hardState.commit)
+        self.recovering = config.recovering
         self.latestSnapshot = state.snapshot
         self.rng = SeededRandom(seed: seed)
         self.snapshotValidator = snapshotValidator
@@ -92,7 +109,8 @@ public struct RaftNode: Sendable {
         electionElapsed += 1
         switch role {
         case .follower, .candidate:
-            if electionElapsed >= randomizedElectionTimeout { campaign() }
+            // A recovering node may not vote for itself either: it waits for a leader.
+            if electionElapsed >= randomizedElectionTimeout && !recovering { campaign() }
         case .leader:
             heartbeatElapsed += 1
             if heartbeatElapsed >= config.heartbeatTicks {
@@ -172,6 +190,29 @@ public struct RaftNode: Sendable {
         maybeCommit()
     }
 
+    // MARK: - Recovery
+
+    /// Puts this node into recovery at run time: the host learned that its storage is empty
+    /// although the cluster has a history (e.g. from the peers' handshakes). It stops voting
+    /// and campaigning at once; a candidate or leader steps down.
+    public mutating func enterRecovery() {
+        guard !recovering else { return }
+        precondition(cluster.voters.count > 1, "a single-member cluster has no peer to recover from")
+        recovering = true
+        recoveryTarget = 0
+        if role != .follower { becomeFollower(term: term, leader: noNode) }
+        events.append(.recoveryStarted)
+    }
+
+    /// Ends recovery once the target commit index is durable here.
+    mutating func maybeFinishRecovery() {
+        guard recovering, recoveryTarget > 0, log.persisted >= recoveryTarget,
+              log.committed >= recoveryTarget, log.term(at: recoveryTarget) == term else { return }
+        recovering = false
+        events.append(.recoveryFinished(commit: recoveryTarget, term: term))
+        recoveryTarget = 0
+    }
+
     // MARK: - Proposals
 
     /// Appends a client command to the leader's log. Returns its index; the entry is
@@ -191,7 +232,7 @@ public struct RaftNode: Sendable {
 
     /// Whether `ready()` would return something.
     public var hasReady: Bool {
-        pendingBroadcast || !eagerMessages.isEmpty || !messages.isEmpty || readySnapshot != nil
+        pendingBroadcast || !eagerMessages.isEmpty || !messages.isEmpty || readySnapshot != nil || !events.isEmpty
             || log.unstable <= log.lastIndex || log.applying < log.committed
             || hardState != lastHardState || softState != lastSoftState
     }
@@ -228,6 +269,8 @@ public struct RaftNode: Sendable {
         }
         rd.eagerMessages = eagerMessages
         rd.messages = messages
+        rd.events = events
+        events.removeAll()
         eagerMessages.removeAll(keepingCapacity: true)
         messages.removeAll(keepingCapacity: true)
         checkInvariants()
@@ -247,6 +290,7 @@ public struct RaftNode: Sendable {
         if let last = rd.committedEntries.last {
             log.setApplied(last.index)
         }
+        maybeFinishRecovery()
         if role == .leader && maybeCommit() {
             pendingBroadcast = true
         }
@@ -277,6 +321,7 @@ public struct RaftNode: Sendable {
         log.checkInvariants()
         precondition(role != .leader || leader == id, "a leader knows it leads")
         precondition(role != .candidate || vote == id, "a candidate votes for itself")
+        precondition(!recovering || role == .follower, "a recovering node neither campaigns nor leads")
         for p in progress { p.checkInvariants(maxInflight: config.maxInflightAppends) }
     }
 }

@@ -27,10 +27,12 @@ public struct Ready: Sendable {
     public var committedEntries: [Entry] = []
     /// Set when the role, term or known leader changed since the previous Ready.
     public var softState: SoftState?
+    /// Events for the operator's log, in the order they happened.
+    public var events: [RaftEvent] = []
 
     public var isEmpty: Bool {
         hardState == nil && entries.isEmpty && snapshot == nil && eagerMessages.isEmpty
-            && messages.isEmpty && committedEntries.isEmpty && softState == nil
+            && messages.isEmpty && committedEntries.isEmpty && softState == nil && events.isEmpty
     }
 }
 

@@ -89,12 +89,29 @@ public final class Replica {
     public var snapshotWorker: (any SnapshotWorker)?
     /// A snapshot job is out; no other starts until `completeSnapshot`.
     public private(set) var snapshotInFlight = false
+    /// Events the core reports for the operator's log (a follower lost entries, recovery).
+    public var onEvent: ((RaftEvent) -> Void)?
+    /// The durable "recovering from a lost disk" flag, when the host keeps one.
+    public let recoveryMarker: RecoveryMarker?
+    /// The storage held nothing at all when this replica opened it.
+    public let startedEmpty: Bool
 
     /// Opens a replica from whatever `storage` holds (a fresh directory is an empty state).
-    public init(config: RaftConfig, storage: RaftStorage, seed: UInt64, options: Options = Options()) throws(StorageError) {
+    /// With a `recoveryMarker`, the replica starts in recovery (`RaftConfig.recovering`) when
+    /// the storage is empty but the cluster is `existing`, or when an earlier start left the
+    /// marker; the marker is made durable before the core runs and removed once it caught up.
+    public init(config: RaftConfig, storage: RaftStorage, seed: UInt64, options: Options = Options(),
+                recoveryMarker: RecoveryMarker? = nil, clusterState: InitialClusterState = .new) throws(StorageError) {
         let state = try storage.load()
         self.storage = storage
         self.options = options
+        self.recoveryMarker = recoveryMarker
+        self.startedEmpty = state.isEmpty
+        var config = config
+        if config.voters.count > 1, let marker = recoveryMarker,
+           try marker.startsRecovering(storageEmpty: state.isEmpty, clusterState: clusterState) {
+            config.recovering = true
+        }
         if let snap = state.snapshot {
             do {
                 kv = try KVStateMachine(snapshot: snap.data, limits: options.sessionLimits)
@@ -114,6 +131,14 @@ public final class Replica {
 
     public func receive(_ m: Message) { node.step(m) }
 
+    /// The host learned at run time that this member's storage is empty although the cluster
+    /// has a history (peers' handshakes): recovery starts, durably, before anything else.
+    public func enterRecovery() throws(StorageError) {
+        guard !node.recovering else { return }
+        try recoveryMarker?.set()
+        node.enterRecovery()
+    }
+
     /// Proposes a log command (a session registration or a client request) on the leader:
     /// encoded here once, decoded once by every replica when it applies. Returns where it
     /// went: it applies exactly when `process` reports `.applied` at this index with this
@@ -132,6 +157,10 @@ public final class Replica {
                         beforePersist: () -> Void = {}) throws(StorageError) {
         while let rd = node.ready() {
             if let s = rd.softState { onSoftState?(s) }
+            for e in rd.events {
+                if case .recoveryFinished = e { try recoveryMarker?.clear() }
+                onEvent?(e)
+            }
             for m in rd.eagerMessages { send(m) }
             if !rd.eagerMessages.isEmpty && (!rd.entries.isEmpty || rd.hardState != nil || rd.snapshot != nil) {
                 beforePersist()

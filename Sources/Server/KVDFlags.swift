@@ -1,6 +1,7 @@
 import CLI
 import Logging
 import Glibc
+import Storage
 
 /// kvd's command line (etcd-style names) and its translation into a `ServerConfig`.
 /// Lives here rather than in main.swift so tests can check it without spawning processes.
@@ -15,6 +16,8 @@ public enum KVDFlags {
         p.string("advertise-client", help: "client address told to other members and clients (default: the bound --listen-client)")
         p.string("initial-cluster",
                  help: "all members as name=host:peerport,...; the same list, in the same order, on every member (default <name>=<listen-peer>)")
+        p.choice("initial-cluster-state", choices: InitialClusterState.allCases.map(\.rawValue), default: "new",
+                 help: "new: bootstrap a cluster; existing: join one that has a history (an empty data dir then recovers from peers before it may vote)")
         p.string("initial-cluster-token", default: "raftkv-cluster", help: "cluster identity; peers and data dirs of other clusters are refused")
         p.int("tick-ms", default: 100, range: 1...60_000, help: "length of one Raft tick in milliseconds")
         p.int("election-ticks", default: 10, range: 2...100_000, help: "election timeout base in ticks (randomized in [E, 2E))")
@@ -57,6 +60,7 @@ public enum KVDFlags {
                                   members: members, clusterToken: flags.string("initial-cluster-token")!,
                                   seed: seed, logger: Logger(component: name, level: level, sink: sink))
         config.advertiseClient = flags.string("advertise-client")
+        config.initialClusterState = InitialClusterState(rawValue: flags.string("initial-cluster-state")!) ?? .new
         config.tickMilliseconds = flags.int("tick-ms")!
         config.electionTicks = flags.int("election-ticks")!
         config.heartbeatTicks = flags.int("heartbeat-ticks")!

@@ -272,7 +272,9 @@ public final class KVServer: @unchecked Sendable {
             options.snapshotEvery = config.snapshotEvery
             options.sessionLimits.maxSessions = config.maxSessions
             let storage = InstrumentedStorage(wal, slowMilliseconds: config.slowSyncMilliseconds, log: log)
-            replica = try Replica(config: raft, storage: storage, seed: config.seed, options: options)
+            replica = try Replica(config: raft, storage: storage, seed: config.seed, options: options,
+                                  recoveryMarker: RecoveryMarker(fileSystem: fs, directory: config.dataDir),
+                                  clusterState: config.initialClusterState)
         } catch let e as ServerError {
             throw e
         } catch let e as StorageError {
@@ -281,6 +283,7 @@ public final class KVServer: @unchecked Sendable {
             throw .notStartable("\(error)")
         }
         replica.onSoftState = { [weak self] s in self?.softStateChanged(s) }
+        replica.onEvent = { [weak self] e in self?.raftEvent(e) }
         replica.onUndecodableEntry = { [log] entry, error in
             // Every replica skips it alike, so they stay equal; but it means a bug or a foreign
             // writer, so it is loud. The count is in `kvctl endpoint status -w json`.
@@ -318,6 +321,8 @@ public final class KVServer: @unchecked Sendable {
             for m in messages { replica.receive(m) }
             self.requestProcess()
         }
+        peers.localCommitIndex = { [weak self] in self?.replica?.node.log.committed ?? 0 }
+        peers.onPeerHasCommitted = { [weak self] member, commit in self?.peerHasCommitted(member, commit: commit) }
         peers.connect(connectTimeoutMilliseconds: config.peerConnectTimeoutMilliseconds,
                       maxBackoffMilliseconds: config.peerMaxBackoffMilliseconds, seed: config.seed ^ 0x5EED)
     }
@@ -330,7 +335,12 @@ public final class KVServer: @unchecked Sendable {
             "first_index": node.log.firstIndex, "last_index": node.log.lastIndex, "commit": node.log.committed,
             "tick_ms": config.tickMilliseconds, "election_ticks": config.electionTicks,
             "heartbeat_ticks": config.heartbeatTicks, "snapshot_count": config.snapshotEvery,
+            "initial_cluster_state": config.initialClusterState.rawValue,
         ])
+        if node.recovering {
+            log.warn("recovering from a lost disk: this member will not vote or campaign until it has caught up with a leader",
+                     ["data_dir": config.dataDir, "marker": RecoveryMarker.fileName])
+        }
     }
 
     /// Releases whatever a failed start-up opened (loop thread).
@@ -418,6 +428,37 @@ public final class KVServer: @unchecked Sendable {
                 log.info("became follower of \(memberName(s.leader)) at term \(s.term)")
             }
         }
+    }
+
+    private func raftEvent(_ e: RaftEvent) {
+        switch e {
+        case let .followerLostEntries(peer, index, acknowledged):
+            log.error("follower lost entries it had acknowledged (its disk lost them); re-replicating it, and it counts toward commit only once it holds them again",
+                      ["peer": memberName(peer), "rejected_index": index, "acknowledged_through": acknowledged])
+        case .recoveryStarted:
+            log.warn("recovering: this member's storage is empty but the cluster has a history; it will not vote until it has caught up")
+        case let .recoveryFinished(commit, term):
+            log.info("recovered from a lost disk: caught up with the leader; voting again", ["commit": commit, "term": term])
+        }
+    }
+
+    /// A peer's handshake shows committed entries, so a majority stores entries. If our log is
+    /// still empty from an empty start, our disk may have been lost (or we joined late at
+    /// bootstrap): recover before voting. A majority is never empty here, so this cannot
+    /// leave a cluster with too few voters.
+    private func peerHasCommitted(_ member: Member, commit: UInt64) {
+        guard let replica, !stopping, replica.startedEmpty, !replica.node.recovering,
+              replica.node.log.lastIndex == 0 else { return }
+        do {
+            try replica.enterRecovery()
+        } catch {
+            log.error("cannot record recovery; stopping", ["error": error])
+            stop(reason: "storage failure", failure: .storage(dataDir: config.dataDir, error))
+            return
+        }
+        log.warn("peer has a history but our storage started empty: entering recovery",
+                 ["peer": member.name, "peer_commit": commit])
+        requestProcess()
     }
 
     private func memberName(_ id: NodeID) -> String {

@@ -27,6 +27,11 @@ final class PeerNetwork: @unchecked Sendable {
 
     /// Raft messages from an authenticated peer, in arrival order.
     var onMessages: ([Message]) -> Void = { _ in }
+    /// Our commit index, put in every handshake we send.
+    var localCommitIndex: () -> UInt64 = { 0 }
+    /// An authenticated peer reported committed entries in its handshake (called before any
+    /// of its Raft messages on that connection are delivered).
+    var onPeerHasCommitted: ((Member, UInt64) -> Void)?
 
     private var listener: TCPListener?
     private var links: [NodeID: OutboundPeer] = [:]
@@ -113,7 +118,7 @@ final class PeerNetwork: @unchecked Sendable {
             peer.decoder = FrameDecoder(channel: .peer)
             peer.accepted = false
             let hello = PeerHandshake(clusterToken: self.clusterToken, nodeName: self.me.name, nodeID: self.me.id,
-                                      clientURL: self.advertisedClientURL)
+                                      clientURL: self.advertisedClientURL, committedIndex: self.localCommitIndex())
             connection.write(PeerFrame.handshake(hello).encodedFrame())
             self.log.debug("dialed peer", ["peer": name, "addr": connection.peerAddress])
         }
@@ -260,6 +265,8 @@ final class PeerNetwork: @unchecked Sendable {
         peer.member = member
         peer.timer?.cancel()
         if !hello.clientURL.isEmpty { clientURLs[member.id] = hello.clientURL }
+        // Before any Raft message on this connection: an empty node learns the cluster has a history.
+        if hello.committedIndex > 0 { onPeerHasCommitted?(member, hello.committedIndex) }
         // A restarted peer dials anew; the stale connection from its old life can go.
         for (key, other) in inbound where other !== peer && other.member?.id == member.id {
             inbound[key] = nil

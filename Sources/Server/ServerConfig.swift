@@ -1,5 +1,6 @@
 import Logging
 import Raft
+import Storage
 
 /// One member of the static cluster, as listed in `--initial-cluster`.
 public struct Member: Sendable, Equatable {
@@ -28,6 +29,10 @@ public struct ServerConfig: Sendable {
     public var advertiseClient: String?
     public var members: [Member]
     public var clusterToken: String
+    /// `existing`: an empty data directory means this member lost its disk, so it starts in
+    /// recovery (never votes until it caught up). `new` (bootstrap) is the default; an empty
+    /// node started `new` still enters recovery when a peer's handshake shows a history.
+    public var initialClusterState: InitialClusterState = .new
 
     public var tickMilliseconds = 100
     public var electionTicks = 10
@@ -99,6 +104,9 @@ public struct ServerConfig: Sendable {
         }
         guard me != nil else {
             throw .config("--name \(name) is not in --initial-cluster (members: \(members.map(\.name).joined(separator: ", ")))")
+        }
+        if initialClusterState == .existing && members.count == 1 {
+            throw .config("--initial-cluster-state existing needs other members to recover from; a one-member cluster has none")
         }
         guard tickMilliseconds >= 1 else { throw .config("--tick-ms must be at least 1") }
         guard electionTicks >= 2 else { throw .config("--election-ticks must be at least 2") }

@@ -433,9 +433,14 @@ public final class WALStorage: RaftStorage {
     }
 }
 
-/// Shared operator guidance appended to refusals.
+/// Shared operator guidance appended to refusals. It must never recommend an unsafe step:
+/// an empty restart is safe only in recovery, which `--initial-cluster-state existing`
+/// guarantees (docs/operations.md, "Recovering a member that lost its disk").
 enum StorageAdvice {
     static let refuse = ". Refusing to start: the log may hold committed entries, so do not delete or edit it. "
-        + "Keep a copy of the data directory, then either repair the disk or move the directory aside and "
-        + "let this node catch up from its peers as an empty member."
+        + "Keep a copy of the data directory and either repair the disk, or move the directory aside and restart "
+        + "this member with an empty --data-dir AND --initial-cluster-state existing, so that it recovers from its "
+        + "peers and does not vote until it has caught up (never restart it empty without that flag). "
+        + "Once the cluster supports membership changes, remove this member and re-add it as a learner instead. "
+        + "See docs/operations.md, \"Recovering a member that lost its disk\"."
 }

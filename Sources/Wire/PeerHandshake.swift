@@ -12,14 +12,20 @@ public struct PeerHandshake: Sendable, Equatable {
     /// The dialer's advertised client address (host:port), so members can redirect clients
     /// to it; empty when not advertised. An optional trailing field: older encoders omit it.
     public var clientURL: String
+    /// The dialer's commit index when it dialed. Non-zero tells a listener whose storage is
+    /// empty that a majority stores entries (the cluster has a history), so the listener must
+    /// recover before it votes (docs/operations.md, disk loss). An optional trailing field
+    /// after `clientURL`: omitted when 0.
+    public var committedIndex: UInt64
 
     public init(clusterToken: String, nodeName: String, nodeID: UInt64,
-                protocolVersion: UInt8 = FrameHeader.currentVersion, clientURL: String = "") {
+                protocolVersion: UInt8 = FrameHeader.currentVersion, clientURL: String = "", committedIndex: UInt64 = 0) {
         self.clusterToken = clusterToken
         self.nodeName = nodeName
         self.nodeID = nodeID
         self.protocolVersion = protocolVersion
         self.clientURL = clientURL
+        self.committedIndex = committedIndex
     }
 
     public func encode(into w: inout ByteWriter) {
@@ -28,11 +34,12 @@ public struct PeerHandshake: Sendable, Equatable {
         w.writeString(nodeName)
         w.writeString(clusterToken)
         // Omitted when empty so the encoding is byte-identical to the original layout.
-        if !clientURL.isEmpty { w.writeString(clientURL) }
+        if !clientURL.isEmpty || committedIndex > 0 { w.writeString(clientURL) }
+        if committedIndex > 0 { w.writeVarint(committedIndex) }
     }
 
     public func encoded() -> [UInt8] {
-        var w = ByteWriter(capacity: 16 + nodeName.utf8.count + clusterToken.utf8.count + clientURL.utf8.count)
+        var w = ByteWriter(capacity: 16 + nodeName.utf8.count + clusterToken.utf8.count + clientURL.utf8.count + 10)
         encode(into: &w)
         return w.bytes
     }
@@ -45,7 +52,9 @@ public struct PeerHandshake: Sendable, Equatable {
         let name = try r.readString(limit: limits.maxNameBytes, what: "node name")
         let token = try r.readString(limit: limits.maxTokenBytes, what: "cluster token")
         let clientURL = r.remaining > 0 ? try r.readString(limit: limits.maxNameBytes, what: "client URL") : ""
-        return PeerHandshake(clusterToken: token, nodeName: name, nodeID: id, protocolVersion: version, clientURL: clientURL)
+        let committedIndex = r.remaining > 0 ? try r.readVarint() : 0
+        return PeerHandshake(clusterToken: token, nodeName: name, nodeID: id, protocolVersion: version,
+                             clientURL: clientURL, committedIndex: committedIndex)
     }
 
     public static func decode(_ bytes: [UInt8], limits: WireLimits = .default) throws(DecodeError) -> PeerHandshake {

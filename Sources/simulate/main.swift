@@ -116,7 +116,11 @@ let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
 
 var passed = 0, failed = 0
 var ticks: UInt64 = 0, deliveries = 0, ops = 0
+var disksLost = 0, diskLossSeeds = 0, recoveries = 0
 for r in results.reports.compactMap({ $0 }) {
+    disksLost += r.disksLost
+    diskLossSeeds += r.disksLost > 0 ? 1 : 0
+    recoveries += r.recoveries
     ticks += r.ticks
     deliveries += r.deliveries
     ops += r.operations
@@ -137,5 +141,8 @@ for r in results.reports.compactMap({ $0 }) {
 print(String(format: "speed: %.0f message deliveries/s and %.0f ticks/s wall clock (%d job(s), %.1f s); %.0f deliveries/s per job; %d client ops",
              Double(deliveries) / seconds, Double(ticks) / seconds, jobs, seconds,
              Double(deliveries) / seconds / Double(jobs), ops))
+if disksLost > 0 {
+    print("disk loss: \(disksLost) whole disk(s) lost on \(diskLossSeeds) seed(s); \(recoveries) recovery(ies) finished")
+}
 print("simulate: \(passed) passed, \(failed) failed")
 exit(failed == 0 ? 0 : 1)

@@ -14,6 +14,8 @@ final class NodeProcess: @unchecked Sendable {
     private let arguments: [String]
     private let executable: URL
     private(set) var process: Process?
+    /// Flags added to the next starts (e.g. `--initial-cluster-state existing`).
+    var extraArguments: [String] = []
 
     init(name: String, index: Int, clientPort: Int, peerPort: Int, dataDir: URL, logFile: URL,
          initialCluster: String, executable: URL, tickMs: Int, electionTicks: Int, extraArguments: [String] = []) {
@@ -45,7 +47,7 @@ final class NodeProcess: @unchecked Sendable {
         log.seekToEndOfFile()
         let p = Process()
         p.executableURL = executable
-        p.arguments = arguments
+        p.arguments = arguments + extraArguments
         p.standardOutput = log
         p.standardError = log
         p.standardInput = FileHandle.nullDevice
