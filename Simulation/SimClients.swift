@@ -173,7 +173,8 @@ public struct SimClients {
     private mutating func timeOut(_ i: Int, _ cluster: SimCluster) {
         for c in clients[i].calls.indices {
             let call = clients[i].calls[c]
-            guard call.resendAt == nil, cluster.now >= call.sentAt + timeoutTicks else { continue }
+            let limit = Self.ticks(call.retry.attemptTimeout(base: .milliseconds(Int64(timeoutTicks))))
+            guard call.resendAt == nil, cluster.now >= call.sentAt + limit else { continue }
             decide(i, c, .timedOut, cluster)
         }
     }

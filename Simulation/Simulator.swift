@@ -83,8 +83,10 @@ public func runSimulation(_ config: SimulationConfig) -> SimulationReport {
     // Client windows and session churn (drawn after the disk-loss draw, which keeps its seeds).
     let window = config.window ?? [1, 4, 8, 16][Int(shape.below(4))]
     let churn = config.sessionChurn ?? (shape.below(3) == 0)
-    // Churn: a table smaller than the clients, so every few registrations evict someone.
-    if churn { opts.sessionLimits = SessionLimits(maxSessions: max(2, config.clients - 1)) }
+    // Churn: a table one larger than the clients, so abandoned sessions are evicted first and
+    // a live client's session only when it is the least recently used (retrying a request
+    // that does not commit). Smaller tables thrash: registrations evict each other forever.
+    if churn { opts.sessionLimits = SessionLimits(maxSessions: config.clients + 1) }
     let cluster = SimCluster(nodes: config.nodes, seed: config.seed, options: opts)
     var rng = cluster.faultRng.fork()
     let f = config.faults

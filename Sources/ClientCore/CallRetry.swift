@@ -52,6 +52,10 @@ public struct CallRetry: Sendable {
     public let deadline: ClientTime?
     private var backoff: Duration
     private var redirectsInRow = 0
+    /// Attempts of this call that timed out. Each doubles the next attempt's timeout (up to
+    /// 8x): a leader slower than the timeout would otherwise get ever more copies of the same
+    /// request proposed, each adding to the queue that made it slow (congestion collapse).
+    private var timeouts = 0
 
     public init(now: ClientTime, timeout: Duration?, policy: RetryPolicy) {
         deadline = timeout.map { now + $0 }
@@ -69,6 +73,11 @@ public struct CallRetry: Sendable {
         backoff = min(backoff * 2, policy.backoffMax)
         return wait
     }
+
+    /// How long to wait for a reply to the next attempt, given the host's base timeout.
+    public func attemptTimeout(base: Duration) -> Duration { base * (1 << min(timeouts, 3)) }
+
+    mutating func timedOut() { timeouts += 1 }
 
     mutating func redirected() -> Int {
         redirectsInRow += 1

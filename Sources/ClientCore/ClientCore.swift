@@ -41,6 +41,7 @@ public struct ClientCore<Endpoint: Hashable & Sendable>: Sendable {
             return .retry(after: call.pause(now: now, policy: policy))
         case .dialFailed, .timedOut:
             call.resetRedirects()
+            if case .timedOut = event { call.timedOut() }
             router.failed(e, now: now)
             return .retry(after: .zero)
         case .connectionLost:

@@ -270,7 +270,8 @@ public final class KVClient: Sendable {
             guard !retry.expired(now: now) else { throw log.finalError() }
             guard let target = try await nextTarget(before: retry) else { continue }
             log.tried(target.description)
-            let attemptTimeout = min(retry.remaining(now: now) ?? configuration.attemptTimeout, configuration.attemptTimeout)
+            let base = retry.attemptTimeout(base: configuration.attemptTimeout)
+            let attemptTimeout = min(retry.remaining(now: now) ?? base, base)
             switch await transport.call(makeCall(), to: target, timeout: attemptTimeout) {
             case let .success(.error(e)):
                 try await serverRefused(e, at: target, retry: &retry, log: &log)

@@ -116,4 +116,17 @@ final class ClientCoreTests: XCTestCase {
         XCTAssertEqual(Array(decisions.prefix(3)), [.retry(after: .zero), .retry(after: .zero), .retry(after: .zero)])
         XCTAssertEqual(decisions[3], .retry(after: .milliseconds(10)), "ping-pong hints back off after three")
     }
+
+    func testEachTimedOutAttemptDoublesTheNextAttemptsTimeoutUpToEightTimes() {
+        var c = core()
+        var call = CallRetry(now: .zero, timeout: nil, policy: c.policy)
+        var seen: [Duration] = [call.attemptTimeout(base: .milliseconds(100))]
+        for e in [1, 2, 3, 1, 2] {
+            _ = c.handle(.timedOut, at: e, call: &call, now: .zero)
+            seen.append(call.attemptTimeout(base: .milliseconds(100)))
+        }
+        XCTAssertEqual(seen, [100, 200, 400, 800, 800, 800].map { .milliseconds($0) })
+        _ = c.handle(.busy, at: 1, call: &call, now: .zero)
+        XCTAssertEqual(call.attemptTimeout(base: .milliseconds(100)), .milliseconds(800), "only timeouts change it")
+    }
 }
