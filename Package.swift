@@ -56,6 +56,8 @@ let package = Package(
         // WAL throughput and recovery benchmark (docs/storage.md).
         .executableTarget(name: "wal-bench", dependencies: ["Storage", "Raft"], path: "Benchmarks/WALBench"),
         .executableTarget(name: "kv-bench", dependencies: ["KVClient", "CLI"], path: "Benchmarks/KVBench"),
+        // Put latency with and without clients that never read their replies (docs/operations.md).
+        .executableTarget(name: "slow-readers", dependencies: ["KVClient", "CLI", "Wire", "KV"], path: "Benchmarks/SlowReaders"),
 
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
         .testTarget(name: "HeapTests", dependencies: ["Heap"]),

@@ -63,8 +63,8 @@ run_one "a recovering node (lost disk) votes"
 mutate lost-follower-ignored Sources/Raft/Progress.swift 'guard rejected > 0 else { return .stale }' 'return .stale'
 run_one "a leader ignores a follower that rejects below its match (lost entries)"
 
-mutate recovery-on-cut-commit Sources/Raft/RaftNode+Step.swift 'guard recovering, leaderCommit > 0, leaderCommit <= matchedThrough,' 'guard recovering, leaderCommit > 0,'
-run_one "recovery ends on a commit index the message did not let the log match"
+mutate recovery-on-old-term-commit Sources/Raft/RaftNode.swift 'log.term(at: recoveryTarget) == term else { return }' 'true else { return }'
+run_one "recovery ends on a commit index of an earlier term"
 
 # Issue #15: a request for a session the table no longer holds is executed (and the session
 # silently re-created) instead of being answered sessionExpired.

@@ -54,3 +54,24 @@ extension MessageKind {
         }
     }
 }
+
+extension MessageKind {
+    /// Whether a message of this kind may leave before the Ready that produced it is
+    /// persisted (thesis §10.2.1). The one place this is decided; `RaftNode.send` routes by it.
+    ///
+    /// The rule: a message may go early only if it promises nothing about the sender's
+    /// disk. A leader's AppendEntries, heartbeats and snapshot chunks are such: the leader
+    /// writes its own entries in parallel and counts itself in checkN only for what it has
+    /// persisted. Everything else waits for the sync, because it promises durable state:
+    /// a vote grant promises votedFor, an append or snapshot acknowledgement the entries or
+    /// snapshot, a RequestVote the candidate's new term and self-vote; refusals and other
+    /// replies carry a term that must survive a crash too.
+    public var mayPrecedePersistence: Bool {
+        switch self {
+        case .appendEntries, .heartbeat, .installSnapshot:
+            return true
+        case .requestVote, .requestVoteResponse, .appendEntriesResponse, .heartbeatResponse, .installSnapshotResponse:
+            return false
+        }
+    }
+}

@@ -179,3 +179,12 @@ public struct RaftLog: Sendable {
         precondition(persisted <= lastIndex, "persisted <= lastIndex")
     }
 }
+
+extension RaftLog: CustomStringConvertible {
+    /// One line for failure traces: the indexes in order, and the terms at the ends.
+    public var description: String {
+        let span = entries.isEmpty ? "no entries" : "entries \(firstIndex)...\(lastIndex) (terms \(entries.first!.term)...\(lastTerm))"
+        return "log: compacted \(compactedIndex)@t\(compactedTerm), \(span), applied \(applied), applying \(applying),"
+            + " committed \(committed), persisted \(persisted), unstable from \(unstable)"
+    }
+}

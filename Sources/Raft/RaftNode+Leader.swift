@@ -18,7 +18,7 @@ extension RaftNode {
                                     maxCount: config.maxEntriesPerAppend, maxBytes: config.maxBytesPerAppend)
             if entries.isEmpty && !allowEmpty && (pr.state == .replicate || pr.match >= log.lastIndex) { return }
             send(to: pr.id, .appendEntries(prevLogIndex: prevIndex, prevLogTerm: prevTerm, entries: entries,
-                                           leaderCommit: log.committed), eager: true)
+                                           leaderCommit: log.committed))
             progress[i].sentAppend(last: entries.last?.index, now: now)
             guard progress[i].state == .replicate, let last = entries.last, last.index < log.lastIndex else { return }
             allowEmpty = false
@@ -31,7 +31,7 @@ extension RaftNode {
             // Never tell a follower to commit beyond what we know it holds; nothing at all
             // while it is being repaired after losing entries (see noteRecoveryTarget).
             let commit = pr.lostThrough > pr.match ? 0 : min(pr.match, log.committed)
-            send(to: pr.id, .heartbeat(commit: commit), eager: true)
+            send(to: pr.id, .heartbeat(commit: commit))
         }
     }
 
@@ -151,7 +151,7 @@ extension RaftNode {
         let end = min(snap.data.count, start + config.snapshotChunkBytes)
         let done = end == snap.data.count
         send(to: progress[i].id, .installSnapshot(metadata: snap.metadata, offset: UInt64(start), totalSize: total,
-                                                  chunk: Array(snap.data[start..<end]), done: done), eager: true)
+                                                  chunk: Array(snap.data[start..<end]), done: done))
         progress[i].sentSnapshotChunk(now: now)
     }
 

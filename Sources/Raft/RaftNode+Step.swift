@@ -18,9 +18,9 @@ extension RaftNode {
             // Stale sender: tell it our term so it steps down (§5.1). Responses are ignored.
             switch m.kind {
             case .appendEntries, .heartbeat, .installSnapshot:
-                send(to: m.from, .appendEntriesResponse(success: false, index: 0, hintTerm: 0, hintIndex: 0), eager: false)
+                send(to: m.from, .appendEntriesResponse(success: false, index: 0, hintTerm: 0, hintIndex: 0))
             case .requestVote:
-                send(to: m.from, .requestVoteResponse(granted: false), eager: false)
+                send(to: m.from, .requestVoteResponse(granted: false))
             default:
                 break
             }
@@ -41,7 +41,7 @@ extension RaftNode {
             acceptLeader(m.from)
             log.commit(to: min(commit, log.lastIndex))
             noteRecoveryTarget(leaderCommit: commit, matchedThrough: log.lastIndex)
-            send(to: m.from, .heartbeatResponse, eager: false)
+            send(to: m.from, .heartbeatResponse)
         case let .installSnapshot(meta, offset, total, chunk, done):
             guard role != .leader else { droppedMessages += 1; return }
             acceptLeader(m.from)
@@ -78,7 +78,7 @@ extension RaftNode {
             // It may have voted in this term before its disk was lost, and may lack entries
             // it acknowledged: its vote could elect a leader missing committed entries.
             votesRefusedWhileRecovering += 1
-            send(to: candidate, .requestVoteResponse(granted: false), eager: false)
+            send(to: candidate, .requestVoteResponse(granted: false))
             return
         }
         let canVote = vote == candidate || (vote == noNode && leader == noNode)
@@ -87,8 +87,8 @@ extension RaftNode {
             vote = candidate
             resetElectionTimer()
         }
-        // Not eager: the vote must be durable before the candidate hears of it.
-        send(to: candidate, .requestVoteResponse(granted: granted), eager: false)
+        // Leaves only after the vote is durable (a reply never precedes persistence).
+        send(to: candidate, .requestVoteResponse(granted: granted))
     }
 
     private mutating func handleVoteResponse(from voter: NodeID, granted: Bool) {
@@ -119,7 +119,7 @@ extension RaftNode {
             prevTerm = log.term(at: prevIndex) ?? 0
             if entries.isEmpty {
                 noteRecoveryTarget(leaderCommit: leaderCommit, matchedThrough: log.committed)
-                send(to: leaderID, .appendEntriesResponse(success: true, index: log.committed, hintTerm: 0, hintIndex: 0), eager: false)
+                send(to: leaderID, .appendEntriesResponse(success: true, index: log.committed, hintTerm: 0, hintIndex: 0))
                 return
             }
             guard entries[0].index == prevIndex + 1 else { droppedMessages += 1; return }
@@ -136,7 +136,7 @@ extension RaftNode {
                 hintTerm = log.term(at: prevIndex) ?? 0
                 hintIndex = log.firstIndex(ofTermAt: prevIndex, floor: log.committed + 1)
             }
-            send(to: leaderID, .appendEntriesResponse(success: false, index: prevIndex, hintTerm: hintTerm, hintIndex: hintIndex), eager: false)
+            send(to: leaderID, .appendEntriesResponse(success: false, index: prevIndex, hintTerm: hintTerm, hintIndex: hintIndex))
             return
         }
         // Entries must be contiguous after prevIndex, with terms between prevTerm and ours.
@@ -152,19 +152,19 @@ extension RaftNode {
         // §5.3 step 5: commitIndex = min(leaderCommit, index of last new entry).
         log.commit(to: min(leaderCommit, lastNew))
         noteRecoveryTarget(leaderCommit: leaderCommit, matchedThrough: lastNew)
-        send(to: leaderID, .appendEntriesResponse(success: true, index: lastNew, hintTerm: 0, hintIndex: 0), eager: false)
+        send(to: leaderID, .appendEntriesResponse(success: true, index: lastNew, hintTerm: 0, hintIndex: 0))
     }
 
-    /// While recovering: a commit index the leader reported lies within what our log now
-    /// matches and is of the leader's term, so our log holds every entry committed before
-    /// this term. Entries of this term the leader committed by counting acknowledgements
-    /// from our old disk are covered too: the leader stops counting those (and sends
-    /// heartbeats with commit 0) once we reject below them, which happens before our log can
-    /// match it, and resumes only when we hold them again. A commit cut short by the batch
-    /// (leaderCommit > matchedThrough) is not enough.
+    /// While recovering: remembers a commit index the leader reported that lies within what
+    /// this message let our log match (never one cut short by the batch). Recovery ends on it
+    /// only if its entry is of the leader's term (`maybeFinishRecovery`): then our log holds
+    /// every entry committed before this term. Entries of this term the leader committed by
+    /// counting acknowledgements from our old disk are covered too: the leader stops counting
+    /// those (and sends heartbeats with commit 0) once we reject below them, which happens
+    /// before our log can match it, and resumes only when we hold them again. A commit of an
+    /// earlier term is only ever below a good target, so keeping the highest is enough.
     private mutating func noteRecoveryTarget(leaderCommit: LogIndex, matchedThrough: LogIndex) {
-        guard recovering, leaderCommit > 0, leaderCommit <= matchedThrough,
-              log.term(at: leaderCommit) == term else { return }
+        guard recovering, leaderCommit > 0, leaderCommit <= matchedThrough else { return }
         recoveryTarget = max(recoveryTarget, leaderCommit)
     }
 
@@ -174,7 +174,7 @@ extension RaftNode {
         if meta.index <= log.committed {
             // Already covered: report it installed so the leader moves on.
             incomingSnapshot = nil
-            send(to: leaderID, .installSnapshotResponse(index: meta.index, nextOffset: 0, done: true), eager: false)
+            send(to: leaderID, .installSnapshotResponse(index: meta.index, nextOffset: 0, done: true))
             return
         }
         guard totalSize <= config.maxSnapshotBytes, meta.term <= term, meta.config.contains(id) else {
@@ -188,24 +188,24 @@ extension RaftNode {
               UInt64(inc.data.count) == offset else {
             // Out of order or from another snapshot: ask for what we need (0 restarts).
             let want = incomingSnapshot.map { $0.metadata == meta ? UInt64($0.data.count) : 0 } ?? 0
-            send(to: leaderID, .installSnapshotResponse(index: meta.index, nextOffset: want, done: false), eager: false)
+            send(to: leaderID, .installSnapshotResponse(index: meta.index, nextOffset: want, done: false))
             return
         }
         guard UInt64(inc.data.count) + UInt64(chunk.count) <= totalSize else {
             incomingSnapshot = nil
-            send(to: leaderID, .installSnapshotResponse(index: meta.index, nextOffset: 0, done: false), eager: false)
+            send(to: leaderID, .installSnapshotResponse(index: meta.index, nextOffset: 0, done: false))
             return
         }
         incomingSnapshot = nil // avoid a copy-on-write of the buffer while we append
         inc.data.append(contentsOf: chunk)
         if !done {
             incomingSnapshot = inc
-            send(to: leaderID, .installSnapshotResponse(index: meta.index, nextOffset: UInt64(inc.data.count), done: false), eager: false)
+            send(to: leaderID, .installSnapshotResponse(index: meta.index, nextOffset: UInt64(inc.data.count), done: false))
             return
         }
         guard UInt64(inc.data.count) == totalSize, snapshotValidator(inc.data) else {
             // Bad transfer: start over.
-            send(to: leaderID, .installSnapshotResponse(index: meta.index, nextOffset: 0, done: false), eager: false)
+            send(to: leaderID, .installSnapshotResponse(index: meta.index, nextOffset: 0, done: false))
             return
         }
         log.restore(meta)
@@ -214,7 +214,7 @@ extension RaftNode {
         readySnapshot = snap
         latestSnapshot = snap
         // Sent after the snapshot is durable (Ready.messages).
-        send(to: leaderID, .installSnapshotResponse(index: meta.index, nextOffset: totalSize, done: true), eager: false)
+        send(to: leaderID, .installSnapshotResponse(index: meta.index, nextOffset: totalSize, done: true))
     }
 
     func progressIndex(_ peer: NodeID) -> Int? {

@@ -168,7 +168,7 @@ public struct RaftNode: Sendable {
         }
         for peer in peers {
             // Sent only after term and vote are durable (Ready.messages).
-            send(to: peer, .requestVote(lastLogIndex: log.lastIndex, lastLogTerm: log.lastTerm), eager: false)
+            send(to: peer, .requestVote(lastLogIndex: log.lastIndex, lastLogTerm: log.lastTerm))
         }
     }
 
@@ -204,10 +204,11 @@ public struct RaftNode: Sendable {
         events.append(.recoveryStarted)
     }
 
-    /// Ends recovery once the target commit index is durable here.
+    /// Ends recovery once the target commit index is durable here and its entry is of the
+    /// current leader's term (a commit of an earlier term may miss what this term committed).
     mutating func maybeFinishRecovery() {
-        guard recovering, recoveryTarget > 0, log.persisted >= recoveryTarget,
-              log.committed >= recoveryTarget, log.term(at: recoveryTarget) == term else { return }
+        guard recovering, recoveryTarget > 0, log.persisted >= recoveryTarget, log.committed >= recoveryTarget,
+              log.term(at: recoveryTarget) == term else { return }
         recovering = false
         events.append(.recoveryFinished(commit: recoveryTarget, term: term))
         recoveryTarget = 0
@@ -312,9 +313,11 @@ public struct RaftNode: Sendable {
 
     // MARK: - Output
 
-    mutating func send(to peer: NodeID, _ kind: MessageKind, eager: Bool) {
+    /// Queues a message: in `eagerMessages` if its kind may precede persistence, otherwise in
+    /// `messages`, sent only after this Ready is durable (`MessageKind.mayPrecedePersistence`).
+    mutating func send(to peer: NodeID, _ kind: MessageKind) {
         let m = Message(from: id, to: peer, term: term, kind: kind)
-        if eager { eagerMessages.append(m) } else { messages.append(m) }
+        if kind.mayPrecedePersistence { eagerMessages.append(m) } else { messages.append(m) }
     }
 
     func checkInvariants() {

@@ -51,12 +51,22 @@ enum DataDirMeta {
     }
 
     static func decode(_ bytes: [UInt8], path: String) throws(StorageError) -> DataDirIdentity {
+        // A file that starts with our magic is a RaftKV meta file: if it does not check out,
+        // it is damaged (the disk changed it; writes are atomic), not of an unknown format.
+        let ours = bytes.count >= 4 && SegmentScanner.readU32(bytes, 0) == magic
         func bad(_ why: String) -> StorageError {
-            .mismatch(path: path, reason: "unreadable meta file (\(why)); this is not a RaftKV data directory of a known format")
+            guard ours else {
+                return .mismatch(path: path, reason: "not a RaftKV meta file (\(why)); this is not a RaftKV data directory"
+                    + " of a known format: check --data-dir")
+            }
+            return .corrupt(path: path, offset: 0, reason: "the meta file is damaged (\(why)), so this data directory's"
+                + " cluster and node identity cannot be verified and kvd will not use it. Do not edit or delete the file."
+                + " Recover this member as one that lost its disk (docs/operations.md, \"Recovering a member that lost its"
+                + " disk\"): move the whole directory aside, keep it for inspection, and let the member rejoin empty")
         }
-        guard bytes.count >= 4 + 2 + 2 + 8 + 2 + 2 + 4 else { throw bad("too short") }
+        guard bytes.count >= 4 + 2 + 2 + 8 + 2 + 2 + 4 else { throw bad("too short: \(bytes.count) bytes") }
         guard CRC32C.checksum(bytes[0..<bytes.count - 4]) == SegmentScanner.readU32(bytes, bytes.count - 4) else {
-            throw bad("checksum mismatch")
+            throw bad(ours ? "checksum mismatch" : "bad magic")
         }
         var r = ByteReader(bytes[0..<bytes.count - 4])
         do throws(DecodeError) {

@@ -73,35 +73,13 @@ public final class WALStorage: RaftStorage {
 
     // MARK: Recovery
 
+    /// Recovery in named steps: forget any open state, clear temporary files, pick the
+    /// segments to replay, replay them, choose the snapshot to start from, cut a torn tail,
+    /// and adopt the result.
     public func load() throws(StorageError) -> PersistentState {
-        if let f = current {
-            // Reloading: hand everything buffered to the disk first so nothing is reordered.
-            try? flushPending()
-            fileSystem.close(f)
-            current = nil
-        }
-        failure = nil
-        pending = ByteWriter(capacity: 0)
-        dirty = false
-
-        var names = try fileSystem.listDirectory(directory)
-        let temps = names.filter { $0.hasSuffix(tempSuffix) }
-        for t in temps {
-            let p = joinPath(directory, t)
-            try fileSystem.remove(p)
-            warn(p, -1, "removed a temporary file left by an interrupted write")
-        }
-        if !temps.isEmpty {
-            try fileSystem.syncDirectory(directory)
-            names.removeAll { $0.hasSuffix(tempSuffix) }
-        }
-
-        var found = names.compactMap { SegmentHeader.parse(fileName: $0) }.sorted { $0.sequence < $1.sequence }
-        for i in found.indices.dropFirst() where found[i].sequence == found[i - 1].sequence {
-            throw StorageError.corrupt(path: joinPath(directory, found[i].fileName), offset: 0,
-                                       reason: "two segments with sequence \(found[i].sequence)\(StorageAdvice.refuse)")
-        }
-        if found.isEmpty {
+        resetForReload()
+        let names = try removeTemporaryFiles(try fileSystem.listDirectory(directory))
+        guard let found = try segmentsToReplay(names) else {
             let snaps = try snapshots.list()
             if let s = snaps.first {
                 throw StorageError.corrupt(path: s.path, offset: 0,
@@ -109,9 +87,52 @@ public final class WALStorage: RaftStorage {
             }
             return try startFresh()
         }
+        let replayed = try replaySegments(found)
+        let chosen = try chooseSnapshot(covering: replayed.replay)
+        if let cut = replayed.tornCut {
+            try fileSystem.truncate(cut.path, size: Int64(cut.offset))
+            warn(cut.path, Int64(cut.offset),
+                 "cut off \(cut.size - cut.offset) byte(s) of an interrupted write at the end of the newest segment")
+        }
+        return try adopt(replayed, snapshot: chosen, segments: found)
+    }
+
+    /// Reloading: hand everything buffered to the disk first so nothing is reordered.
+    private func resetForReload() {
+        if let f = current {
+            try? flushPending()
+            fileSystem.close(f)
+            current = nil
+        }
+        failure = nil
+        pending = ByteWriter(capacity: 0)
+        dirty = false
+    }
+
+    /// Deletes files an interrupted atomic write left; returns the other names.
+    private func removeTemporaryFiles(_ names: [String]) throws(StorageError) -> [String] {
+        let temps = names.filter { $0.hasSuffix(tempSuffix) }
+        for t in temps {
+            let p = joinPath(directory, t)
+            try fileSystem.remove(p)
+            warn(p, -1, "removed a temporary file left by an interrupted write")
+        }
+        guard !temps.isEmpty else { return names }
+        try fileSystem.syncDirectory(directory)
+        return names.filter { !$0.hasSuffix(tempSuffix) }
+    }
+
+    /// The contiguous run of segments to replay, oldest first; nil when there are none.
+    private func segmentsToReplay(_ names: [String]) throws(StorageError) -> [SegmentHeader]? {
+        var found = names.compactMap { SegmentHeader.parse(fileName: $0) }.sorted { $0.sequence < $1.sequence }
+        for i in found.indices.dropFirst() where found[i].sequence == found[i - 1].sequence {
+            throw StorageError.corrupt(path: joinPath(directory, found[i].fileName), offset: 0,
+                                       reason: "two segments with sequence \(found[i].sequence)\(StorageAdvice.refuse)")
+        }
+        if found.isEmpty { return nil }
         // A gap in sequence numbers: older segments before it can only be leftovers of an
         // interrupted compaction; replay the contiguous suffix and let the coverage check
-        // below refuse if anything needed is missing.
+        // refuse if anything needed is missing.
         if let gap = found.indices.dropFirst().last(where: { found[$0].sequence != found[$0 - 1].sequence + 1 }) {
             for old in found[..<gap] {
                 warn(joinPath(directory, old.fileName), -1,
@@ -119,10 +140,19 @@ public final class WALStorage: RaftStorage {
             }
             found.removeFirst(gap)
         }
+        return found
+    }
 
-        var replay = LogReplay()
+    private struct Replayed {
+        var replay: LogReplay
+        /// Where the newest segment's interrupted write starts, to cut once recovery succeeds.
         var tornCut: (path: String, offset: Int, size: Int)?
-        var newestEnd = 0
+        var newestEnd: Int
+    }
+
+    /// Replays every record; only the newest segment may end in an interrupted write.
+    private func replaySegments(_ found: [SegmentHeader]) throws(StorageError) -> Replayed {
+        var out = Replayed(replay: LogReplay(), tornCut: nil, newestEnd: 0)
         for (i, expected) in found.enumerated() {
             let path = joinPath(directory, expected.fileName)
             let isNewest = i == found.count - 1
@@ -133,39 +163,47 @@ public final class WALStorage: RaftStorage {
                                            reason: "segment header (sequence \(scan.header.sequence), first index \(scan.header.firstIndex)) does not match the file name\(StorageAdvice.refuse)")
             }
             if i == 0 {
-                replay.start(at: expected.firstIndex)
-            } else if replay.lastIndex + 1 != expected.firstIndex {
+                out.replay.start(at: expected.firstIndex)
+            } else if out.replay.lastIndex + 1 != expected.firstIndex {
                 throw StorageError.corrupt(path: path, offset: 0,
-                                           reason: "segment starts at index \(expected.firstIndex) but the previous segment ends at index \(replay.lastIndex)\(StorageAdvice.refuse)")
+                                           reason: "segment starts at index \(expected.firstIndex) but the previous segment ends at index \(out.replay.lastIndex)\(StorageAdvice.refuse)")
             }
             for r in scan.records {
-                if let problem = replay.apply(r.record) {
+                if let problem = out.replay.apply(r.record) {
                     throw StorageError.corrupt(path: path, offset: Int64(r.offset), reason: problem + StorageAdvice.refuse)
                 }
             }
             if let d = scan.damage {
                 if isNewest && !d.badContent && !d.validFrameFollows {
-                    tornCut = (path, d.offset, bytes.count)
+                    out.tornCut = (path, d.offset, bytes.count)
                 } else {
                     let why = d.validFrameFollows ? "; valid records follow it, so this is not an interrupted write"
                         : isNewest ? "" : "; only the newest segment may end in an interrupted write"
                     throw StorageError.corrupt(path: path, offset: Int64(d.offset), reason: d.reason + why + StorageAdvice.refuse)
                 }
             }
-            if isNewest { newestEnd = scan.validEnd }
+            if isNewest { out.newestEnd = scan.validEnd }
         }
+        return out
+    }
 
-        // Newest usable snapshot; an older one only if the log bridges the gap.
+    /// The newest usable snapshot; an older one only if the log bridges the gap. A corrupt
+    /// snapshot file is moved aside as `<name>.broken` (as etcd does): it is never chosen,
+    /// never counted by retention again, and kept for inspection.
+    private func chooseSnapshot(covering replay: LogReplay) throws(StorageError) -> Snapshot? {
         var chosen: Snapshot?
         var rejected: [String] = []
-        var usable = false
         for c in try snapshots.list() {
             let snap: Snapshot
             do {
                 snap = try snapshots.read(path: c.path)
             } catch {
                 rejected.append("\(error)")
-                warn(c.path, -1, "unusable snapshot: \(error)")
+                if case .corrupt = error {
+                    try moveAside(c.path, because: error)
+                } else {
+                    warn(c.path, -1, "unusable snapshot: \(error)")
+                }
                 continue
             }
             if let problem = replay.coverageProblem(snapshotIndex: snap.metadata.index, term: snap.metadata.term) {
@@ -173,28 +211,34 @@ public final class WALStorage: RaftStorage {
                 continue
             }
             chosen = snap
-            usable = true
             break
         }
-        if !usable {
-            if let problem = replay.coverageProblem(snapshotIndex: 0, term: 0) {
-                let detail = rejected.isEmpty ? "no snapshot file found" : rejected.joined(separator: "; ")
-                throw StorageError.corrupt(path: directory, offset: 0,
-                                           reason: "no usable starting point: \(problem); \(detail)\(StorageAdvice.refuse)")
-            }
+        if chosen == nil, let problem = replay.coverageProblem(snapshotIndex: 0, term: 0) {
+            let detail = rejected.isEmpty ? "no snapshot file found" : rejected.joined(separator: "; ")
+            throw StorageError.corrupt(path: directory, offset: 0,
+                                       reason: "no usable starting point: \(problem); \(detail)\(StorageAdvice.refuse)")
         }
         if let c = chosen, !rejected.isEmpty {
             warn(joinPath(directory, SnapshotFileName(index: c.metadata.index, term: c.metadata.term).fileName), -1,
                  "recovering from this older snapshot because newer ones are unusable")
         }
+        return chosen
+    }
 
-        if let cut = tornCut {
-            try fileSystem.truncate(cut.path, size: Int64(cut.offset))
-            warn(cut.path, Int64(cut.offset),
-                 "cut off \(cut.size - cut.offset) byte(s) of an interrupted write at the end of the newest segment")
-        }
+    /// Renames a corrupt file to `<path>.broken`, durably.
+    private func moveAside(_ path: String, because error: StorageError) throws(StorageError) {
+        let broken = path + Self.brokenSuffix
+        try fileSystem.rename(path, to: broken)
+        try fileSystem.syncDirectory(directory)
+        warn(path, -1, "corrupt snapshot moved aside to \(broken) (\(error)); it is no longer used or counted")
+    }
 
-        let state = replay.finish(with: chosen)
+    /// Suffix of a corrupt file moved aside.
+    public static let brokenSuffix = ".broken"
+
+    /// Takes the recovered state as the log's own and opens the newest segment for appends.
+    private func adopt(_ replayed: Replayed, snapshot chosen: Snapshot?, segments found: [SegmentHeader]) throws(StorageError) -> PersistentState {
+        let state = replayed.replay.finish(with: chosen)
         snapshotIndex = chosen?.metadata.index ?? 0
         snapshotTerm = chosen?.metadata.term ?? 0
         terms = state.entries.map(\.term)
@@ -202,11 +246,11 @@ public final class WALStorage: RaftStorage {
         segments = found
         let newest = joinPath(directory, found[found.count - 1].fileName)
         let file = try fileSystem.openForAppend(newest)
-        if tornCut != nil {
+        if replayed.tornCut != nil {
             do { try fileSystem.syncData(file) } catch { fileSystem.close(file); throw error }
         }
         current = file
-        currentSize = newestEnd
+        currentSize = replayed.newestEnd
         currentLeadingSize = SegmentHeader.size
         return state
     }

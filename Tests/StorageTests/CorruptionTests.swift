@@ -94,6 +94,32 @@ final class CorruptionTests: XCTestCase {
         XCTAssertEqual(s.snapshot, old)
         XCTAssertEqual(s.entries, entries(11...40, term: 1))
         XCTAssertTrue(w2.warnings.contains { $0.path == dir.file(newest) }, "\(w2.warnings)")
+        // Moved aside, never counted again: retention keeps the valid snapshots, not the broken one.
+        XCTAssertTrue(dir.names().contains(newest + ".broken"), "\(dir.names())")
+        XCTAssertFalse(dir.names().contains(newest))
+        XCTAssertEqual(try w2.snapshotStore(fileSystem: PosixFileSystem()).list().map(\.index), [10])
+    }
+
+    func testRetentionNeverCountsACorruptSnapshotNorDeletesAValidOneForIt() throws {
+        var o = options
+        o.retainedTail = 1000
+        o.snapshotRetention = 2
+        let w = try WALStorage(directory: dir.path, identity: testIdentity, options: o)
+        _ = try w.load()
+        try w.append(entries(1...60, term: 1), hardState: nil)
+        try w.saveSnapshot(Snapshot(metadata: SnapshotMetadata(index: 10, term: 1, config: config()), data: [10]))
+        try w.saveSnapshot(Snapshot(metadata: SnapshotMetadata(index: 20, term: 1, config: config()), data: [20]))
+        try w.close()
+        let bad = SnapshotFileName(index: 20, term: 1).fileName
+        var bytes = dir.read(bad)
+        bytes[bytes.count - 1] ^= 0xFF
+        dir.write(bad, bytes)
+        let w2 = try WALStorage(directory: dir.path, identity: testIdentity, options: o)
+        XCTAssertEqual(try w2.load().snapshot?.metadata.index, 10)
+        // A new snapshot: retention 2 must keep it and the valid one at 10 (the broken one is not a snapshot any more).
+        try w2.saveSnapshot(Snapshot(metadata: SnapshotMetadata(index: 30, term: 1, config: config()), data: [30]))
+        XCTAssertEqual(try w2.snapshotStore(fileSystem: PosixFileSystem()).list().map(\.index), [30, 10])
+        XCTAssertTrue(dir.names().contains(bad + ".broken"))
     }
 
     func testCorruptSnapshotThatTheLogNoLongerCoversIsRefused() throws {
@@ -127,12 +153,23 @@ final class CorruptionTests: XCTestCase {
         assertStorageError({ () throws(StorageError) in
             try WALStorage(directory: dir.path, identity: DataDirIdentity(clusterToken: testIdentity.clusterToken, nodeID: 2), options: options)
         }, isMismatch)
-        var meta = dir.read("meta")
+        // A damaged meta file is called damaged, with the way to recover; a foreign file is
+        // "not a RaftKV data directory".
+        let original = dir.read("meta")
+        var meta = original
         meta[9] ^= 1
         dir.write("meta", meta)
-        assertStorageError({ () throws(StorageError) in
+        let damaged = assertStorageError({ () throws(StorageError) in
+            try WALStorage(directory: dir.path, identity: testIdentity, options: options)
+        }, isCorrupt)
+        XCTAssertTrue("\(damaged.map { "\($0)" } ?? "")".contains("meta file is damaged (checksum mismatch)"), "\(String(describing: damaged))")
+        XCTAssertTrue("\(damaged.map { "\($0)" } ?? "")".contains("lost its disk"), "says how to recover")
+        dir.write("meta", Array("name=n1\ncluster=x\n".utf8) + [UInt8](repeating: 0, count: 20))
+        let foreign = assertStorageError({ () throws(StorageError) in
             try WALStorage(directory: dir.path, identity: testIdentity, options: options)
         }, isMismatch)
+        XCTAssertTrue("\(foreign.map { "\($0)" } ?? "")".contains("not a RaftKV meta file"), "\(String(describing: foreign))")
+        dir.write("meta", original)
         try FileManager.default.removeItem(atPath: dir.file("meta"))
         assertStorageError({ () throws(StorageError) in
             try WALStorage(directory: dir.path, identity: testIdentity, options: options)
