@@ -9,8 +9,9 @@ import Wire
 public enum SimPacket {
     case raft(Message)
     case request(LogCommand, token: UInt64)
-    /// What kvd would put on the wire: the service's `reply(for:)` of the outcome.
-    case reply(token: UInt64, reply: ClientReply)
+    /// What kvd would put on the wire: the service's `reply(for:)` of the outcome. Boxed: a
+    /// reply is a large enum, and packets are copied in and out of the network's slab.
+    indirect case reply(token: UInt64, reply: ClientReply)
 }
 
 /// One event of a run, kept in a ring for failure reports and hashed into the trace.
@@ -82,6 +83,10 @@ public final class SimCluster {
         /// Chance that a node is killed (and restarted a few ticks later) right after it
         /// grants a vote: the moment a lost vote would matter.
         public var crashAfterVoteRate = 0.0
+        /// The deadline a simulated client's request carries, in ticks (as KVClient sends its
+        /// attempt timeout); the service answers `timeout` a margin before it, as kvd does.
+        /// Direct proposals (`propose(on:)`) carry none. 0: none.
+        public var clientDeadlineTicks: UInt64 = 40
         /// WAL segment size on the simulated disk (small, so rollover and deletion happen).
         public var walSegmentBytes = 16 * 1024
         /// Size of every replica's client-session table (small: evictions under churn).
@@ -223,6 +228,7 @@ public final class SimCluster {
         replicas[Int(id - 1)] = r
         var limits = ClientRequestService.Limits()
         limits.maxInflightPerCaller = limits.maxPending  // direct proposals in tests all come from one caller
+        limits.deadlineMarginCap = 2
         services[Int(id - 1)] = ClientRequestService(replica: r, limits: limits, view: self)
     }
 
@@ -427,7 +433,8 @@ public final class SimCluster {
             // copy of a request still in flight is dropped rather than refused.
             guard let s = service(to), !s.isInFlight(origin) else { return }
             record(TraceEvent(tick: now, kind: .request, a: from, b: to, c: req.request?.sequence ?? 0))
-            if let refused = s.submit(req, from: origin, now: now) {
+            let deadline = options.clientDeadlineTicks > 0 ? options.clientDeadlineTicks : nil
+            if let refused = s.submit(req, from: origin, now: now, timeout: deadline) {
                 network.send(from: to, to: from, .reply(token: token, reply: s.reply(for: refused)), now: now, rng: &netRng)
             }
         case let .reply(token, reply):

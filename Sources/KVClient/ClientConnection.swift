@@ -53,7 +53,9 @@ final class ClientConnection: @unchecked Sendable {
     /// Sends `call` as request `id`; `completion` runs exactly once on the loop.
     func send(id: UInt64, call: ClientCall, timeoutMilliseconds: Int, completion: @escaping Completion) {
         loop.assertInLoop()
-        let frame = call.encodedFrame(requestID: id)
+        // The server learns how long we wait (docs/protocol.md, "Deadlines") and answers
+        // `timeout` just before we would give up, instead of working on for nobody.
+        let frame = call.encodedFrame(requestID: id, options: CallOptions(deadlineMilliseconds: UInt64(max(timeoutMilliseconds, 0))))
         let timer = loop.schedule(after: timeoutMilliseconds) { [weak self] in
             self?.finish(id) { .failure(.timedOut(milliseconds: timeoutMilliseconds, sent: $0)) }
         }

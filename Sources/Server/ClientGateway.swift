@@ -278,14 +278,12 @@ final class ClientGateway: @unchecked Sendable {
                                  requestTimeoutMilliseconds: UInt64(limits.requestTimeoutMilliseconds)))
     }
 
-    /// The caller's deadline as a budget in ns, less a margin (a tenth, at most 100 ms) so the
-    /// `timeout` reply reaches the client before it gives up. Honoured whether or not the
-    /// client negotiated `deadlines` (the feature only tells the client it is honoured).
+    /// The caller's deadline in ns (the service answers a margin before it). Honoured whether
+    /// or not the client negotiated `deadlines` (the feature only tells the client it is).
     private func callerBudget(_ options: CallOptions, _ client: ClientConnection) -> UInt64? {
         guard let ms = options.deadlineMilliseconds else { return nil }
         let ns = ms.multipliedReportingOverflow(by: 1_000_000)
-        guard !ns.overflow else { return nil }
-        return ns.partialValue - min(ns.partialValue / 10, 100_000_000)
+        return ns.overflow ? nil : ns.partialValue
     }
 
     // MARK: Outcomes

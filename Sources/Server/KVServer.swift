@@ -299,6 +299,7 @@ public final class KVServer: @unchecked Sendable {
         limits.maxPending = config.maxPendingRequests
         limits.maxInflightPerCaller = config.maxInflightPerConnection
         limits.requestTimeout = UInt64(config.requestTimeoutMilliseconds) * 1_000_000
+        limits.deadlineMarginCap = 100_000_000  // 100 ms (docs/protocol.md, "Deadlines")
         let service = ClientRequestService(replica: replica, limits: limits, view: self)
         self.service = service
         clients?.service = service

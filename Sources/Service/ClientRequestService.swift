@@ -20,6 +20,9 @@ public final class ClientRequestService {
         /// The server's own deadline for a request, in the host's clock units (0: none). A
         /// caller's shorter deadline wins.
         public var requestTimeout: UInt64 = 0
+        /// A caller's deadline is shortened by a tenth of it, at most this much, so that the
+        /// `timedOut` answer reaches the caller before it gives up (kvd: 100 ms).
+        public var deadlineMarginCap: UInt64 = 0
         public init() {}
     }
 
@@ -54,7 +57,8 @@ public final class ClientRequestService {
     /// Admits and proposes `command` (a client request or a session registration). Returns the outcome when it is decided at once (refused,
     /// nothing happened); nil when it was proposed, and the outcome comes through
     /// `process`'s or `expire`'s `deliver` later.
-    /// `timeout` is the caller's own deadline, relative to `now` (nil: the server's alone).
+    /// `timeout` is the caller's own deadline, relative to `now` (nil: the server's alone);
+    /// the service answers a margin before it (`Limits.deadlineMarginCap`).
     public func submit(_ command: LogCommand, from origin: RequestOrigin, now: UInt64,
                        timeout: UInt64? = nil) -> ClientOutcome? {
         if let refusal = admissionRefusal(command, from: origin) { return refusal }
@@ -91,7 +95,10 @@ public final class ClientRequestService {
 
     private func deadline(now: UInt64, timeout: UInt64?) -> UInt64 {
         var budget: UInt64? = limits.requestTimeout > 0 ? limits.requestTimeout : nil
-        if let timeout { budget = min(budget ?? timeout, timeout) }
+        if let timeout {
+            let callers = timeout - min(timeout / 10, limits.deadlineMarginCap)
+            budget = min(budget ?? callers, callers)
+        }
         guard let budget else { return UInt64.max }
         let (sum, overflow) = now.addingReportingOverflow(budget)
         return overflow ? UInt64.max - 1 : sum

@@ -131,6 +131,21 @@ final class ClientRequestServiceTests: XCTestCase {
         XCTAssertEqual(s.reply(for: .timedOut), .error(.timeout))
     }
 
+    /// A caller's deadline is answered a tenth early, at most the margin cap.
+    func testCallerDeadlineIsAnsweredAMarginEarly() throws {
+        var limits = ClientRequestService.Limits()
+        limits.deadlineMarginCap = 5
+        let s = try leaderService(limits)
+        XCTAssertNil(s.submit(put(1), from: RequestOrigin(caller: 1, requestID: 1), now: 1000, timeout: 30))
+        XCTAssertEqual(s.nextDeadline, 1027, "30 less a tenth")
+        XCTAssertNil(s.submit(put(2), from: RequestOrigin(caller: 1, requestID: 2), now: 1000, timeout: 200))
+        var expired: [UInt64] = []
+        s.expire(now: 1194) { o, _ in expired.append(o.requestID) }
+        XCTAssertEqual(expired, [1])
+        s.expire(now: 1195) { o, _ in expired.append(o.requestID) }
+        XCTAssertEqual(expired, [1, 2], "200 less the cap of 5")
+    }
+
     func testZeroDeadlineDropsTheWorkWithoutProposing() throws {
         let s = try leaderService()
         let before = s.replica.node.log.lastIndex

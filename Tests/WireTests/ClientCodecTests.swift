@@ -148,6 +148,16 @@ final class ClientCodecTests: XCTestCase {
         XCTAssertEqual(try ClientReply.decode(w.bytes), .kv(.stored(revision: 5)))
     }
 
+    /// The worked example in docs/protocol.md ("ClientCall"), byte for byte.
+    func testDocumentedPutCallExample() throws {
+        let req = ClientRequest(clientID: 7, sequence: 1, firstUnacknowledged: 1, command: .put(key: [0x6B], value: [0x76]))
+        let call = ClientCall.kv(req).encodedFrame(requestID: 2, options: CallOptions(deadlineMilliseconds: 1500))
+        XCTAssertEqual(call, [0x52, 0x4B, 0x01, 0x40, 0x00, 0x00, 0x02, 0, 0, 0, 0, 0, 0, 0, 0x0E, 0, 0, 0,
+                              0x01, 0x07, 0x01, 0x01, 0x01, 0x01, 0x6B, 0x01, 0x76, 0x01, 0x01, 0x02, 0xDC, 0x0B])
+        XCTAssertEqual(ClientReply.kv(.stored(revision: 42)).encodedFrame(requestID: 2),
+                       [0x52, 0x4B, 0x01, 0x41, 0x00, 0x00, 0x02, 0, 0, 0, 0, 0, 0, 0, 0x03, 0, 0, 0, 0x01, 0x01, 0x2A])
+    }
+
     func testHelloNegotiation() {
         XCTAssertEqual(HelloReply.negotiate(ClientHello(minVersion: 1, maxVersion: 5)), 1)
         XCTAssertNil(HelloReply.negotiate(ClientHello(minVersion: 2, maxVersion: 5)))

@@ -222,6 +222,17 @@ class ConformanceTest(unittest.TestCase):
         self.assertEqual(r["kv"], "stored", "a generous deadline changes nothing")
 
 
+class DocumentExamplesTest(unittest.TestCase):
+    """The byte examples in docs/protocol.md, as this client encodes them."""
+
+    def test_examples(self):
+        self.assertEqual(call_frame(1, STATUS).hex(" "), "52 4b 01 40 00 00 01 00 00 00 00 00 00 00 01 00 00 00 02")
+        self.assertEqual(call_frame(2, kv_body(7, 1, 1, PUT, b"k", b"v"), deadline_ms=1500).hex(" "),
+                         "52 4b 01 40 00 00 02 00 00 00 00 00 00 00 0e 00 00 00 "
+                         "01 07 01 01 01 01 6b 01 76 01 01 02 dc 0b")
+        self.assertEqual(varint(300), bytes([0xAC, 0x02]))
+
+
 class DeadlineTest(unittest.TestCase):
     """"The server answers `timeout` before the client gives up": a leader whose followers are
     frozen cannot commit, yet it answers within the client's deadline."""
