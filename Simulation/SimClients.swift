@@ -162,7 +162,9 @@ public struct SimClients {
                 call.target = node
                 call.sentAt = cluster.now
                 call.resendAt = nil
-                call.token = cluster.sendRequest(from: clients[i].endpoint, to: node, command)
+                // The request carries this attempt's timeout as its deadline, as KVClient's do.
+                let deadline = Self.ticks(call.retry.attemptTimeout(base: .milliseconds(Int64(timeoutTicks))))
+                call.token = cluster.sendRequest(from: clients[i].endpoint, to: node, command, deadline: deadline)
                 if let slot = call.slot { tokenSlots[call.token] = slot }
                 clients[i].calls[c] = call
             }
@@ -202,7 +204,8 @@ public struct SimClients {
         case let .error(.notLeader(leader, _)):
             decide(i, c, .notLeader(leaderID: leader, leader: cluster.ids.contains(leader) ? leader : nil), cluster)
         case .error(.unavailable): decide(i, c, .unavailable, cluster)
-        case .error(.busy), .error(.timeout): decide(i, c, .busy, cluster)
+        case .error(.busy): decide(i, c, .busy, cluster)
+        case .error(.timeout): decide(i, c, .serverTimedOut, cluster)
         case .error(.shuttingDown): decide(i, c, .shuttingDown, cluster)
         case let .error(e):
             violation = "client \(clients[i].endpoint - clientBase): unexpected refusal: \(e)"

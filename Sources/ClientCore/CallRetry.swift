@@ -22,8 +22,11 @@ public enum AttemptEvent<Endpoint: Hashable & Sendable>: Sendable {
     case notLeader(leaderID: UInt64, leader: Endpoint?)
     /// No quorum / no leader (or the proposal was overwritten): forget the hint, back off.
     case unavailable
-    /// Busy, or the server's own deadline passed (outcome unknown): back off, same sequence.
+    /// Busy (queue full): back off, same sequence.
     case busy
+    /// The server answered `timeout`: proposed but not applied within the attempt's deadline
+    /// (outcome unknown). Retry with the same sequence and a longer attempt timeout.
+    case serverTimedOut
     /// The server is shutting down: try another.
     case shuttingDown
     /// No connection could be made.

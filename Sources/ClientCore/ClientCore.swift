@@ -39,6 +39,9 @@ public struct ClientCore<Endpoint: Hashable & Sendable>: Sendable {
             return .retry(after: call.pause(now: now, policy: policy))
         case .busy:
             return .retry(after: call.pause(now: now, policy: policy))
+        case .serverTimedOut:
+            call.timedOut()
+            return .retry(after: call.pause(now: now, policy: policy))
         case .dialFailed, .timedOut:
             call.resetRedirects()
             if case .timedOut = event { call.timedOut() }

@@ -307,7 +307,8 @@ public final class KVClient: Sendable {
         case let .notLeader(id, address): event = .notLeader(leaderID: id, leader: address.flatMap { try? SocketAddress(parsing: $0) })
         case .shuttingDown: event = .shuttingDown
         case .unavailable: event = .unavailable
-        default: event = .busy  // timeout, busy: the cluster is working on it
+        case .timeout: event = .serverTimedOut
+        default: event = .busy  // busy: the cluster is working on it
         }
         var decision = state.withLock { $0.core.handle(event, at: target, call: &retry, now: now) }
         if decision == .learnMembers {

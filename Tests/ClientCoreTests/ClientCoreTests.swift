@@ -122,7 +122,8 @@ final class ClientCoreTests: XCTestCase {
         var call = CallRetry(now: .zero, timeout: nil, policy: c.policy)
         var seen: [Duration] = [call.attemptTimeout(base: .milliseconds(100))]
         for e in [1, 2, 3, 1, 2] {
-            _ = c.handle(.timedOut, at: e, call: &call, now: .zero)
+            // A server's `timeout` answer counts like a silent attempt.
+            _ = c.handle(e == 2 ? .serverTimedOut : .timedOut, at: e, call: &call, now: .zero)
             seen.append(call.attemptTimeout(base: .milliseconds(100)))
         }
         XCTAssertEqual(seen, [100, 200, 400, 800, 800, 800].map { .milliseconds($0) })
