@@ -45,12 +45,19 @@ let package = Package(
         .target(name: "KVClient", dependencies: ["ClientCore", "Wire", "Transport", "KV"]),
         .executableTarget(name: "kvd", dependencies: ["Server", "CLI", "Transport"]),
         .executableTarget(name: "kvctl", dependencies: ["KVClient", "CLI", "Wire"]),
+        // An in-memory file system with crash semantics (torn writes, lost unsynced bytes),
+        // for the simulator and the storage tests.
+        .target(name: "StorageTestSupport", dependencies: ["Raft", "Storage"]),
+        // Wing-Gong linearizability checker over recorded key-value histories.
+        .target(name: "Linearizability"),
         // Deterministic simulator: network, disk, clock, clients, checkers.
-        .target(name: "Simulation", dependencies: ["Raft", "KV", "Replica", "Service", "Wire", "Storage", "Heap", "ClientCore"], path: "Simulation",
+        .target(name: "Simulation", dependencies: ["Raft", "KV", "Replica", "Service", "Wire", "Storage", "Heap", "StorageTestSupport", "Linearizability", "ClientCore"], path: "Simulation",
                 // Speed: the harness is single-threaded per run; dynamic exclusivity checks on its
                 // classes cost ~10% of simulated throughput. Product modules keep them.
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
-        .executableTarget(name: "simulate", dependencies: ["Simulation", "CLI"]),
+        // simulate's flags, per-seed configuration and replay command (testable, unlike main).
+        .target(name: "SimulateCommand", dependencies: ["Simulation", "CLI"]),
+        .executableTarget(name: "simulate", dependencies: ["SimulateCommand", "Simulation", "CLI"]),
         // Child process for the storage kill test: appends, syncs, prints acknowledged indexes.
         .executableTarget(name: "storage-torture", dependencies: ["Storage", "Raft", "Posix"]),
         // WAL throughput and recovery benchmark (docs/storage.md).
@@ -63,12 +70,13 @@ let package = Package(
         .testTarget(name: "HeapTests", dependencies: ["Heap"]),
         .testTarget(name: "CodecTests", dependencies: ["Codec", "Raft"]),
         .testTarget(name: "KVTests", dependencies: ["KV", "Codec", "Raft"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Codec", "Simulation", "Posix"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft", "Codec", "StorageTestSupport", "Posix"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Raft", "KV", "Codec"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Posix"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Raft", "KV", "Replica", "Service", "Storage", "Wire"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "SimulateCommand", "Raft", "KV", "Replica", "Service", "Storage", "StorageTestSupport", "Linearizability", "Wire"]),
+        .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability", "Raft"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Replica", "Raft", "KV", "Wire", "Storage"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["KVClient", "Wire", "KV", "Codec", "Simulation"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["KVClient", "Wire", "KV", "Codec", "Linearizability"]),
         .testTarget(name: "CLITests", dependencies: ["CLI"]),
         .testTarget(name: "LoggingTests", dependencies: ["Logging"]),
         .testTarget(name: "ClientCoreTests", dependencies: ["ClientCore", "KV"]),

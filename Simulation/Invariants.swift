@@ -9,6 +9,12 @@ public struct InvariantChecker {
     private var applied: [LogIndex: (term: Term, hash: UInt64)] = [:]
     /// Highest index applied anywhere: committed entries that must never be lost.
     public private(set) var highestApplied: LogIndex = 0
+    /// The term in which each index was first seen committed (index 1 at offset 0): the term
+    /// of the first node whose commit index covered it. That node learned the commit from a
+    /// leader of its term or an earlier one, so this is an upper bound on the true commit
+    /// term, which keeps the Leader Completeness check free of false positives.
+    private var commitTerms: [Term] = []
+    public var highestCommitted: LogIndex { LogIndex(commitTerms.count) }
     public private(set) var violation: String?
 
     public init() {}
@@ -17,23 +23,30 @@ public struct InvariantChecker {
         if violation == nil { violation = s }
     }
 
-    /// Called whenever a node is seen as leader.
+    /// Called whenever a node's commit index may have moved; `term` is the node's term.
+    @inline(__always)
+    mutating func observeCommit(_ committed: LogIndex, term: Term) {
+        while LogIndex(commitTerms.count) < committed { commitTerms.append(term) }
+    }
+
+    /// Called when a node is first seen leading `term`.
     mutating func observeLeader(_ id: NodeID, term: Term, log: RaftLog) {
         if let other = leaders[term], other != id {
             fail("election safety: nodes \(other) and \(id) both lead term \(term)")
             return
         }
-        if leaders[term] == nil {
-            leaders[term] = id
-            // Leader Completeness: a new leader holds every entry applied so far.
-            var i = max(log.compactedIndex + 1, 1)
-            while i <= highestApplied {
-                if let want = applied[i], log.term(at: i) != want.term {
-                    fail("leader completeness: leader \(id) of term \(term) has term \(log.term(at: i).map(String.init) ?? "none") at index \(i), but term \(want.term) was applied there")
-                    return
-                }
-                i += 1
+        guard leaders[term] == nil else { return }
+        leaders[term] = id
+        // Leader Completeness (§5.4): a leader of term T holds every entry committed in a
+        // term before T. Entries committed in T or later need not be there: a candidate
+        // paused in T may legally win T after a later term committed entries.
+        var i = max(log.compactedIndex + 1, 1)
+        while i <= min(highestApplied, highestCommitted) {
+            if commitTerms[Int(i - 1)] < term, let want = applied[i], log.term(at: i) != want.term {
+                fail("leader completeness: leader \(id) of term \(term) has term \(log.term(at: i).map(String.init) ?? "none") at index \(i), but term \(want.term) was committed there in term \(commitTerms[Int(i - 1)])")
+                return
             }
+            i += 1
         }
     }
 

@@ -1,6 +1,7 @@
 import ClientCore
 import KV
 import Raft
+import Linearizability
 import Replica
 import Wire
 

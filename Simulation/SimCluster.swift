@@ -3,6 +3,7 @@ import Raft
 import Replica
 import Service
 import Storage
+import StorageTestSupport
 import Wire
 
 /// What travels on the simulated network.
@@ -19,7 +20,7 @@ public enum SimPacket {
 /// Stored as numbers and formatted only when a report is printed.
 public struct TraceEvent: CustomStringConvertible, Sendable {
     public enum Kind: UInt8, Sendable {
-        case deliver, request, reply, apply, crash, restart, partition, cut, heal, leader, pause, resume, diskLost, recovered
+        case deliver, request, reply, apply, crash, restart, partition, cut, heal, leader, pause, resume, stepDown, crashMidReady, diskLost, recovered
     }
     public var tick: UInt64
     public var kind: Kind
@@ -31,7 +32,7 @@ public struct TraceEvent: CustomStringConvertible, Sendable {
     public var description: String {
         let body: String
         switch kind {
-        case .deliver: body = "n\(a)->n\(b) \(messageKindName(Int(c))) term \(d)"
+        case .deliver: body = "n\(a)->n\(b) \(MessageTag(rawValue: UInt8(c))?.name ?? "?") term \(d)"
         case .request: body = "client c\(a - clientBase)->n\(b) request seq \(c)"
         case .reply: body = "n\(a)->client c\(b - clientBase) reply (token \(c))"
         case .apply: body = "n\(a) applied index \(b) (term \(c))"
@@ -41,6 +42,8 @@ public struct TraceEvent: CustomStringConvertible, Sendable {
         case .cut: body = "one-way cut n\(a)->n\(b)"
         case .heal: body = "network healed"
         case .leader: body = "n\(a) became leader of term \(b)"
+        case .stepDown: body = "n\(a) stopped leading term \(b)"
+        case .crashMidReady: body = "n\(a) crashed inside a Ready (\(b == 0 ? "before the sync" : "after the sync, before the promises"))"
         case .pause: body = "n\(a) paused until t=\(b)"
         case .resume: body = "n\(a) resumed"
         case .diskLost: body = "n\(a) lost its whole disk"
@@ -54,11 +57,6 @@ public struct TraceEvent: CustomStringConvertible, Sendable {
         mix(&h, tick); mix(&h, a); mix(&h, b); mix(&h, c); mix(&h, d)
         return h
     }
-}
-
-func messageKindName(_ tag: Int) -> String {
-    ["?", "RequestVote", "RequestVoteResponse", "AppendEntries", "AppendEntriesResponse", "Heartbeat",
-     "HeartbeatResponse", "InstallSnapshot", "InstallSnapshotResponse"][min(max(tag, 0), 8)]
 }
 
 /// The deterministic cluster harness: real `Replica`s (the same code kvd runs) over a
@@ -79,8 +77,15 @@ public final class SimCluster {
         public var logCheckInterval: UInt64 = 200
         /// Keep the last events for the failure report.
         public var keepTrace = true
-        /// Which disk model backs each node.
-        public var disk: DiskModel = .wal
+        /// A disk write (append + sync) completes this many ticks after it starts, drawn
+        /// uniformly from 0...diskLatency per write; messages are delivered meanwhile.
+        public var diskLatency = 0
+        /// Chance, per Ready that writes, of a crash inside it: half before the sync (after
+        /// the eager sends), half after the sync and before the promises. Only while
+        /// `SimCluster.faultsActive`.
+        public var midReadyCrashRate = 0.0
+        /// Check every outgoing message against the sender's durable state (rule 4).
+        public var checkPromises = true
         /// Chance that a node is killed (and restarted a few ticks later) right after it
         /// grants a vote: the moment a lost vote would matter.
         public var crashAfterVoteRate = 0.0
@@ -88,17 +93,12 @@ public final class SimCluster {
         /// attempt timeout); the service answers `timeout` a margin before it, as kvd does.
         /// Direct proposals (`propose(on:)`) carry none. 0: none.
         public var clientDeadlineTicks: UInt64 = 40
-        /// WAL segment size on the simulated disk (small, so rollover and deletion happen).
-        public var walSegmentBytes = 16 * 1024
         /// Size of every replica's client-session table (small: evictions under churn).
         public var sessionLimits = SessionLimits()
+        /// WAL segment size on the simulated disk (small, so rollover and deletion happen).
+        public var walSegmentBytes = 16 * 1024
         public init() {}
     }
-
-    /// `.wal`: the product's write-ahead log over an in-memory file system that loses
-    /// unsynced bytes and tears writes on a crash. `.records`: a faster model of the same
-    /// contract at the level of storage calls.
-    public enum DiskModel: Sendable { case wal, records }
 
     public let seed: UInt64
     public let ids: [NodeID]
@@ -108,26 +108,41 @@ public final class SimCluster {
     public private(set) var replicas: [Replica?]
     /// Each live node's client-request service (the module kvd drives), rebuilt on restart.
     public private(set) var services: [ClientRequestService?]
-    /// Record-level disks (DiskModel.records).
-    public let disks: [SimStorage]
-    /// File systems under the WAL (DiskModel.wal); they survive crashes, the WAL objects do not.
+    /// File systems under each node's write-ahead log (which loses unsynced bytes and tears
+    /// writes on a crash); they survive crashes, the WAL objects do not.
     public let fileSystems: [SimFileSystem]
     public private(set) var invariants = InvariantChecker()
     /// Network randomness (delays, drops) and fault randomness are separate streams so a
     /// change in one does not reshuffle the other.
     var netRng: SeededRandom
     public var faultRng: SeededRandom
+    /// Disk latencies and mid-Ready crash decisions.
+    var diskRng: SeededRandom
+    /// Faults that strike from inside the harness (mid-Ready crashes) only while this is set.
+    public var faultsActive = true
+    /// How often interesting paths ran (see `CoveragePath`).
+    public var coverage = Coverage()
+    /// Per node: the Ready whose disk write is in flight, and the tick its sync completes
+    /// (UInt64.max: none; kept apart so the per-delivery check does not copy a Ready).
+    private var writing: [Ready?]
+    private var syncAt: [UInt64]
+    /// Per node: what its disk holds durably (for the promise check).
+    private var durable: [DurableState?]
+    /// Per node: the term it was last seen leading (0: not leading).
+    private var ledTerm: [Term]
+    /// Highest term any node has reached.
+    private var highestTerm: Term = 0
     /// Hash of every event so far: equal seeds must give equal hashes.
     public private(set) var traceHash: UInt64 = 0
     public private(set) var recent: [TraceEvent] = []
     private var recentHead = 0
-    /// Messages sent, by kind tag (9: rejected AppendEntries).
-    private var sentCounts = [Int](repeating: 0, count: 10)
+    /// Messages sent, by kind tag (index 0: rejected AppendEntries).
+    private var sentCounts = [Int](repeating: 0, count: MessageTag.allCases.count + 1)
     /// Messages sent, by kind name; "AppendEntriesReject" counts rejections.
     public var sentByKind: [String: Int] {
         var d: [String: Int] = [:]
-        for t in 1...8 { d[messageKindName(t)] = sentCounts[t] }
-        d["AppendEntriesReject"] = sentCounts[9]
+        for t in MessageTag.allCases { d[t.name] = sentCounts[Int(t.rawValue)] }
+        d["AppendEntriesReject"] = sentCounts[0]
         return d
     }
     public private(set) var restarts = 0
@@ -154,9 +169,15 @@ public final class SimCluster {
         var root = SeededRandom(seed: seed)
         netRng = root.fork()
         faultRng = root.fork()
-        disks = ids.map { _ in SimStorage() }
+        // Not forked from `root`: the node seeds drawn from it stay what they were before the
+        // disk drew anything (scenario tests depend on their elections).
+        diskRng = SeededRandom(seed: seed ^ 0xD15C_1A7E_0C7A_11E5)
         fileSystems = ids.map { _ in SimFileSystem() }
         replicas = Array(repeating: nil, count: nodes)
+        writing = Array(repeating: nil, count: nodes)
+        syncAt = Array(repeating: .max, count: nodes)
+        durable = Array(repeating: nil, count: nodes)
+        ledTerm = Array(repeating: 0, count: nodes)
         services = Array(repeating: nil, count: nodes)
         for id in ids { start(id, seed: root.next()) }
     }
@@ -180,32 +201,24 @@ public final class SimCluster {
         ro.sessionLimits = options.sessionLimits
         let r: Replica
         do {
-            let storage: RaftStorage
-            switch options.disk {
-            case .records:
-                storage = disks[Int(id - 1)]
-            case .wal:
-                var wo = WALOptions()
-                wo.segmentSize = options.walSegmentBytes
-                wo.retainedTail = options.retainedTail
-                wo.writeBufferSize = 0
-                let wal = try WALStorage(directory: "/data/n\(id)", identity: DataDirIdentity(clusterToken: "sim", nodeID: id, nodeName: "n\(id)"),
-                                         fileSystem: fileSystems[Int(id - 1)], options: wo)
-                snapshotStores[id] = wal.snapshotStore(fileSystem: fileSystems[Int(id - 1)])
-                storage = wal
-            }
+            var wo = WALOptions()
+            wo.segmentSize = options.walSegmentBytes
+            wo.retainedTail = options.retainedTail
+            wo.writeBufferSize = 0
+            let wal = try WALStorage(directory: "/data/n\(id)", identity: DataDirIdentity(clusterToken: "sim", nodeID: id, nodeName: "n\(id)"),
+                                     fileSystem: fileSystems[Int(id - 1)], options: wo)
+            snapshotStores[id] = wal.snapshotStore(fileSystem: fileSystems[Int(id - 1)])
             // A node whose disk was lost is restarted as the operator procedure says, as kvd
             // with `--initial-cluster-state existing`, so it comes back in recovery. Others
             // keep their bootstrap flags (`new`, ignored when the disk holds a log, as in etcd).
-            let marker = options.disk == .wal ? RecoveryMarker(fileSystem: fileSystems[Int(id - 1)], directory: "/data/n\(id)") : nil
-            r = try Replica(config: raftConfig(id), storage: storage, seed: seed, options: ro, recoveryMarker: marker,
+            let marker = RecoveryMarker(fileSystem: fileSystems[Int(id - 1)], directory: "/data/n\(id)")
+            r = try Replica(config: raftConfig(id), storage: wal, seed: seed, options: ro, recoveryMarker: marker,
                             clusterState: lostDisks.contains(id) ? .existing : .new)
-            if options.disk == .wal {
-                // As kvd does on a background thread, the snapshot is written a little later
-                // while the replica keeps going; here "later" is a seeded number of ticks.
-                r.snapshotWorker = DelayedSnapshotWorker { [unowned self] job in
-                    self.snapshotJobs.append((id, self.now + 1 + self.faultRng.below(5), job))
-                }
+            if options.checkPromises { durable[Int(id - 1)] = DurableState(openedNode: r.node) }
+            // As kvd does on a background thread, the snapshot is written a little later
+            // while the replica keeps going; here "later" is a seeded number of ticks.
+            r.snapshotWorker = DelayedSnapshotWorker { [unowned self] job in
+                self.snapshotJobs.append((id, self.now + 1 + self.faultRng.below(5), job))
             }
         } catch {
             invariants.fail("node \(id) failed to restart from its disk: \(error)")
@@ -262,10 +275,11 @@ public final class SimCluster {
         snapshotJobs.removeAll { $0.node == id }
         replicas[Int(id - 1)] = nil
         services[Int(id - 1)] = nil
-        switch options.disk {
-        case .records: disks[Int(id - 1)].crash(using: &faultRng)
-        case .wal: fileSystems[Int(id - 1)].crash(using: &faultRng)
-        }
+        // A write in flight dies with the process: the file system keeps what it keeps.
+        writing[Int(id - 1)] = nil
+        syncAt[Int(id - 1)] = .max
+        durable[Int(id - 1)] = nil
+        fileSystems[Int(id - 1)].crash(using: &faultRng)
         network.purge(node: id)
         record(TraceEvent(tick: now, kind: .crash, a: id))
     }
@@ -294,7 +308,6 @@ public final class SimCluster {
     /// The node's disk dies: it crashes and its data directory is gone (as if replaced by an
     /// empty disk). It restarts later, empty, in recovery.
     public func loseDisk(_ id: NodeID) {
-        precondition(options.disk == .wal, "disk loss needs the file-system disk model")
         crash(id)
         let fs = fileSystems[Int(id - 1)], dir = "/data/n\(id)"
         for name in (try? fs.listDirectory(dir)) ?? [] { try? fs.remove(dir + "/" + name) }
@@ -380,7 +393,11 @@ public final class SimCluster {
             }
         }
         if !snapshotJobs.isEmpty { runDueSnapshotJobs() }
-        for id in ids where pausedUntil[id] == nil { replica(id)?.tick() }
+        for id in ids where pausedUntil[id] == nil {
+            guard let r = replica(id) else { continue }
+            r.tick()
+            observe(id, r)
+        }
         while let (from, to, payload) = network.nextDue(now: now) {
             if pausedUntil[to] != nil {
                 backlog[to, default: []].append((from, payload))
@@ -411,25 +428,28 @@ public final class SimCluster {
     }
 
     private func runDueSnapshotJobs() {
-        var keep: [(node: NodeID, due: UInt64, job: SnapshotJob)] = []
-        for j in snapshotJobs {
-            guard j.due <= now else { keep.append(j); continue }
+        guard snapshotJobs.contains(where: { $0.due <= now }) else { return }
+        let jobs = snapshotJobs
+        snapshotJobs.removeAll { $0.due <= now }
+        for j in jobs where j.due <= now {
             guard let r = replica(j.node), let store = snapshotStores[j.node] else { continue }
             do {
                 try r.completeSnapshot(j.job.run(writingWith: store))
+                recordDurableSnapshot(Int(j.node - 1), j.job.metadata, fromLeader: false)
             } catch {
                 invariants.fail("node \(j.node) failed to record a snapshot: \(error)")
             }
         }
-        snapshotJobs = keep
     }
 
     private func deliver(from: UInt64, to: UInt64, _ payload: SimPacket) {
         switch payload {
         case let .raft(m):
             guard let r = replica(to) else { return }
-            record(TraceEvent(tick: now, kind: .deliver, a: from, b: to, c: UInt64(kindTag(m.kind)), d: m.term))
+            record(TraceEvent(tick: now, kind: .deliver, a: from, b: to, c: UInt64(m.kind.tag.rawValue), d: m.term))
+            countDelivery(m, to: r)
             r.receive(m)
+            observe(to, r)
         case let .request(req, token, callerDeadline):
             let origin = RequestOrigin(caller: from, requestID: token)
             // The simulated network may duplicate a packet; a client connection never does, so a
@@ -446,34 +466,115 @@ public final class SimCluster {
         }
     }
 
+    /// Coverage of what a delivery is about to exercise (before the node steps it).
+    @inline(__always)
+    private func countDelivery(_ m: Message, to r: Replica) {
+        if syncAt[Int(r.id - 1)] != .max { coverage[.deliveriesDuringWrite] += 1 }
+        switch m.kind {
+        case .requestVoteResponse, .appendEntriesResponse, .heartbeatResponse, .installSnapshotResponse:
+            if m.term < r.term {
+                coverage[.staleResponses] += 1
+            } else if m.term > r.term && r.role != .follower {
+                coverage[.higherTermResponses] += 1
+            }
+        case let .appendEntries(prev, _, entries, leaderCommit):
+            let lastNew = prev + LogIndex(entries.count)
+            if leaderCommit > lastNew && r.lastIndex > lastNew && m.term >= r.term { coverage[.commitClampedToLastNew] += 1 }
+        default:
+            break
+        }
+    }
+
+    /// Looks at a node after anything that may have changed its role or commit index: every
+    /// leadership is observed (also one that ends within the tick it began), and the term in
+    /// which each index was first committed is recorded.
+    @inline(__always)
+    private func observe(_ id: NodeID, _ r: Replica) {
+        let term = r.term
+        if term > highestTerm { highestTerm = term }
+        if r.committed > invariants.highestCommitted { invariants.observeCommit(r.committed, term: term) }
+        let k = Int(id - 1)
+        if r.role == .leader {
+            guard ledTerm[k] != term else { return }
+            if ledTerm[k] != 0 { record(TraceEvent(tick: now, kind: .stepDown, a: id, b: ledTerm[k])) }
+            ledTerm[k] = term
+            coverage[.elections] += 1
+            if term < highestTerm { coverage[.electionsWonLate] += 1 }
+            invariants.observeLeader(id, term: term, log: r.node.log)
+            record(TraceEvent(tick: now, kind: .leader, a: id, b: term))
+        } else if ledTerm[k] != 0 {
+            record(TraceEvent(tick: now, kind: .stepDown, a: id, b: ledTerm[k]))
+            ledTerm[k] = 0
+        }
+    }
+
+    /// Runs a node's Ready loop in the phases of `Replica` (the same code kvd runs through
+    /// `Replica.process`), with the disk taking time: a write started in one tick may sync
+    /// ticks later, while the node keeps receiving messages. A crash may land between phases.
     private func process(_ id: NodeID) {
+        let k = Int(id - 1)
         guard let r = replica(id), let service = service(id) else { return }
-        let wasLeader = r.node.role == .leader
-        var grantedVote = false
         if let due = service.nextDeadline, due <= now { service.expire(now: now) { answer(from: id, service, $0, $1) } }
+        service.deliverOrphans { answer(from: id, service, $0, $1) }
         do {
-            try service.process(send: { m in
-                if case .requestVoteResponse(true) = m.kind { grantedVote = true }
-                sentCounts[kindTag(m.kind)] += 1
-                if case .appendEntriesResponse(false, _, _, _) = m.kind { sentCounts[9] += 1 }
-                onSend?(id, m)
-                network.send(from: id, to: m.to, .raft(m), now: now, rng: &netRng)
-            }, deliver: { origin, outcome in answer(from: id, service, origin, outcome) })
+            if syncAt[k] != .max {
+                guard syncAt[k] <= now, let rd = writing[k] else { return }
+                writing[k] = nil
+                syncAt[k] = .max
+                guard try completeWrite(id, r, rd) else { return }
+            }
+            while let rd = try r.nextReady() {
+                for m in rd.eagerMessages { send(m, from: id, r) }
+                try r.write(rd)
+                if let snap = rd.snapshot { recordDurableSnapshot(k, snap.metadata, fromLeader: true) }
+                guard rd.persists else {
+                    guard try completeWrite(id, r, rd) else { return }
+                    continue
+                }
+                if crashMidReady(id, beforeSync: true) { return }
+                let latency = options.diskLatency > 0 ? diskRng.below(UInt64(options.diskLatency) + 1) : 0
+                if latency > 0 {
+                    writing[k] = rd
+                    syncAt[k] = now + latency
+                    return
+                }
+                guard try completeWrite(id, r, rd) else { return }
+            }
         } catch {
             invariants.fail("node \(id) storage failed: \(error)")
         }
-        let node = r.node
-        if node.role == .leader {
-            invariants.observeLeader(id, term: node.term, log: node.log)
-            if !wasLeader { record(TraceEvent(tick: now, kind: .leader, a: id, b: node.term)) }
+    }
+
+    /// Sync, then (unless a crash lands in between) the promises, apply and advance.
+    /// Returns false when the node crashed.
+    private func completeWrite(_ id: NodeID, _ r: Replica, _ rd: Ready) throws(StorageError) -> Bool {
+        let k = Int(id - 1)
+        try r.sync(rd)
+        if !rd.entries.isEmpty || rd.hardState != nil, durable[k] != nil {
+            // In place: a copy would make the append copy the whole term array.
+            let replaced = durable[k]!.recordSync(rd.entries, rd.hardState)
+            if replaced > 0 {
+                coverage[.truncations] += 1
+                coverage[.entriesTruncated] += replaced
+            }
         }
-        if node.protocolViolations > 0 {
+        if rd.persists && crashMidReady(id, beforeSync: false) { return false }
+        var grantedVote = false
+        guard let service = service(id) else { return false }
+        try service.finish(rd, send: { m in
+            if case .requestVoteResponse(true) = m.kind { grantedVote = true }
+            send(m, from: id, r)
+        }, deliver: { origin, outcome in answer(from: id, service, origin, outcome) })
+        observe(id, r)
+        if r.node.protocolViolations > 0 {
             invariants.fail("node \(id) received an AppendEntries that would change committed entries")
         }
         if grantedVote && options.crashAfterVoteRate > 0 && faultRng.chance(options.crashAfterVoteRate) {
             crash(id)
             scheduleRestart(id, at: now + 1 + faultRng.below(3))
+            return false
         }
+        return true
     }
 
     /// Routes a resolved request: a direct proposal's outcome to `directReplies`, a client's
@@ -485,6 +586,46 @@ public final class SimCluster {
             network.send(from: id, to: origin.caller, .reply(token: origin.requestID, reply: service.reply(for: outcome)),
                          now: now, rng: &netRng)
         }
+    }
+
+    /// The send path: counts, checks the promise against durable state, hands to the network.
+    private func send(_ m: Message, from id: NodeID, _ r: Replica) {
+        let tag = Int(m.kind.tag.rawValue)
+        sentCounts[tag] += 1
+        if case let .appendEntriesResponse(false, _, hintTerm, _) = m.kind {
+            sentCounts[0] += 1
+            coverage[hintTerm > 0 ? .conflictHints : .shortLogHints] += 1
+        }
+        if let d = durable[Int(id - 1)] {
+            switch m.kind {
+            case .requestVoteResponse(true), .appendEntriesResponse(true, _, _, _), .installSnapshotResponse(_, _, true):
+                coverage[.promisesChecked] += 1
+            default: break
+            }
+            if let why = brokenPromise(m, durable: d, memTerm: { r.logTerm(at: $0) }) {
+                invariants.fail("persist before you promise: n\(id) \(why): \(m.kind.name) to n\(m.to) term \(m.term) (\(m.kind)); \(d)")
+            }
+        }
+        onSend?(id, m)
+        network.send(from: id, to: m.to, .raft(m), now: now, rng: &netRng)
+    }
+
+    private func recordDurableSnapshot(_ k: Int, _ meta: SnapshotMetadata, fromLeader: Bool) {
+        coverage[fromLeader ? .snapshotInstalls : .localSnapshots] += 1
+        guard durable[k] != nil else { return }
+        if durable[k]!.recordSnapshot(meta) && fromLeader { coverage[.snapshotInstallsWithConflictingSuffix] += 1 }
+    }
+
+    /// A crash inside a Ready (only while faults are active). Returns whether it struck.
+    private func crashMidReady(_ id: NodeID, beforeSync: Bool) -> Bool {
+        guard faultsActive, options.midReadyCrashRate > 0, diskRng.chance(options.midReadyCrashRate / 2) else { return false }
+        // Keep a majority up, as the fault injector does.
+        guard ids.count - liveIDs.count < (ids.count - 1) / 2 else { return false }
+        coverage[beforeSync ? .crashesBeforeSync : .crashesAfterSync] += 1
+        record(TraceEvent(tick: now, kind: .crashMidReady, a: id, b: beforeSync ? 0 : 1))
+        crash(id)
+        scheduleRestart(id, at: now + 1 + diskRng.below(5))
+        return true
     }
 
     /// Log Matching across all live nodes plus each node's committed prefix.
@@ -522,19 +663,6 @@ extension SimCluster: ClusterView {
     /// as kvd's do when the peer link drops.
     public func redirectAddress(of leader: NodeID) -> String? {
         ids.contains(leader) && isUp(leader) ? "n\(leader)" : nil
-    }
-}
-
-func kindTag(_ k: MessageKind) -> Int {
-    switch k {
-    case .requestVote: return 1
-    case .requestVoteResponse: return 2
-    case .appendEntries: return 3
-    case .appendEntriesResponse: return 4
-    case .heartbeat: return 5
-    case .heartbeatResponse: return 6
-    case .installSnapshot: return 7
-    case .installSnapshotResponse: return 8
     }
 }
 

@@ -1,5 +1,7 @@
 import KV
+import Linearizability
 import Raft
+import Replica
 
 /// Which faults a randomized run injects.
 public struct FaultSet: OptionSet, Sendable {
@@ -24,18 +26,32 @@ public struct FaultSet: OptionSet, Sendable {
     ]
 }
 
-public struct SimulationConfig: Sendable {
+/// What the clients and the fault injector do in a run besides the random faults.
+public enum Workload: String, Sendable, CaseIterable, Codable {
+    /// Random faults only.
+    case random
+    /// Also: every so often the leader is isolated and handed a long uncommitted tail, and
+    /// healed back later, so followers hold long divergent logs that backtracking and
+    /// truncation (or a snapshot with a conflicting suffix) must repair under faults.
+    case divergent
+}
+
+/// Settings shared by the seeds of a sweep. A nil field is drawn by each seed (see
+/// `SeedParameters`); a set one is used as given.
+public struct SimulationConfig: Sendable, Equatable {
     public var seed: UInt64 = 1
-    public var nodes = 5
-    /// Ticks of random faults.
+    /// Cluster size (nil: each seed draws 3 or 5).
+    public var nodes: Int?
+    /// Ticks of random faults (the safety phase).
     public var faultTicks = 2_000
-    /// Bound on the healing phase: everything must complete and converge within it.
+    /// Bound on the healing phase (the liveness phase): everything must complete and converge within it.
     public var healTicks = 3_000
     public var clients = 4
     public var keys = 4
     public var faults: FaultSet = .all
-    /// Snapshot and compact every this many entries (0: never).
-    public var snapshotEvery: UInt64 = 0
+    /// Snapshot and compact every this many entries (0: never; nil: drawn per seed).
+    public var snapshotEvery: UInt64?
+    public var workload: Workload?
     /// A run that delivers more messages than this has a message storm: it fails.
     public var maxDeliveries = 3_000_000
     /// Requests each client pipelines (its session window); nil: drawn per seed (1, 4, 8, 16).
@@ -46,11 +62,99 @@ public struct SimulationConfig: Sendable {
     public init() {}
 }
 
-public struct SimulationReport: Sendable {
+/// Everything one seed draws (unless the configuration fixes it), printed at the start of
+/// its report so a reader knows what the run was.
+public struct SeedParameters: Sendable, Codable, Equatable, CustomStringConvertible {
+    public var nodes: Int
+    public var workload: Workload
+    public var snapshotEvery: UInt64
+    public var maxEntriesPerAppend: Int
+    public var maxInflightAppends: Int
+    public var checkQuorum: Bool
+    public var diskLatency: Int
+    public var midReadyCrashRate: Double
+    public var crashAfterVoteRate: Double
+    public var dropRate: Double
+    public var duplicateRate: Double
+    public var maxDelay: Int
+    /// Late replies: this share of messages is held back up to `longDelay` ticks.
+    public var longDelayRate: Double
+    public var longDelay: Int
+    public var partitionRate: Double
+    public var crashRate: Double
+    public var restartRate: Double
+    public var pauseRate: Double
+    public var leaderBias: Double
+    /// Whole disks are lost now and then (one seed in four with 3+ nodes).
+    public var diskLoss: Bool
+    /// Requests each client keeps in flight (`ClientSession` window).
+    public var clientWindow: UInt64
+    /// Short-lived clients and a session table of clients + 1: sessions are evicted while
+    /// their owners retry, whose retries must come back `sessionExpired`.
+    public var sessionChurn: Bool
+
+    /// Draws from the seed alone (a stream of its own, so a new draw here does not reshuffle
+    /// the cluster's streams).
+    public init(seed: UInt64, _ config: SimulationConfig) {
+        var r = SeededRandom(seed: seed ^ 0x5EED_F10C)
+        let f = config.faults
+        nodes = config.nodes ?? (r.chance(0.5) ? 3 : 5)
+        workload = config.workload ?? (r.chance(0.25) ? .divergent : .random)
+        // Snapshots in a share of seeds, with small intervals so installs happen under faults.
+        let drawnSnapshot: UInt64 = r.chance(0.3) ? [10, 20, 40, 80][Int(r.below(4))] : 0
+        snapshotEvery = config.snapshotEvery ?? drawnSnapshot
+        // One entry per AppendEntries and a window of one reach interleavings (Figure 8
+        // among them) that big batches hide.
+        maxEntriesPerAppend = [1, 2, 4, 64][Int(r.below(4))]
+        maxInflightAppends = [1, 4, 64][Int(r.below(3))]
+        // Without check-quorum a stale leader survives until a higher term reaches it, so the
+        // step-down rules (a higher term in any message, responses included) act on their own.
+        checkQuorum = r.chance(0.8)
+        diskLatency = [0, 0, 1, 2, 4][Int(r.below(5))]
+        midReadyCrashRate = f.contains(.crashes) ? [0, 0.001, 0.004][Int(r.below(3))] : 0
+        crashAfterVoteRate = f.contains(.crashes) ? [0, 0.05, 0.2][Int(r.below(3))] : 0
+        dropRate = f.contains(.drops) ? Double(r.below(11)) / 100 : 0
+        duplicateRate = f.contains(.duplicates) ? Double(r.below(6)) / 100 : 0
+        maxDelay = f.contains(.reorder) ? 1 + Int(r.below(3)) : 1
+        // Late replies: on a share of seeds, many messages arrive a whole election timeout
+        // (10 ticks) late or more.
+        let late = f.contains(.reorder) && r.chance(0.3)
+        longDelayRate = f.contains(.reorder) ? (late ? [0.05, 0.1, 0.2][Int(r.below(3))] : 0.02) : 0
+        longDelay = late ? [20, 40, 80][Int(r.below(3))] : 30
+        partitionRate = 0.002 + Double(r.below(20)) / 1000   // 0.2% .. 2.1% per tick
+        crashRate = 0.001 + Double(r.below(10)) / 1000        // 0.1% .. 1.0%
+        restartRate = 0.01 + Double(r.below(30)) / 1000       // 1% .. 4%
+        pauseRate = Double(r.below(5)) / 1000                 // 0 .. 0.4%
+        leaderBias = Double(r.below(11)) / 10
+        // Drawn last, so that other draws keep their values.
+        diskLoss = f.contains(.diskLoss) && nodes >= 3 && r.below(4) == 0
+        // After the disk-loss draw, which keeps its seeds.
+        let drawnWindow: UInt64 = [1, 4, 8, 16][Int(r.below(4))]
+        clientWindow = config.window ?? drawnWindow
+        let drawnChurn = r.below(3) == 0
+        sessionChurn = config.sessionChurn ?? drawnChurn
+    }
+
+    public var description: String {
+        func pct(_ x: Double) -> String { String(Int((x * 1000).rounded())) + "‰" }
+        return "nodes=\(nodes) workload=\(workload.rawValue) snapshotEvery=\(snapshotEvery) batch=\(maxEntriesPerAppend) window=\(maxInflightAppends) "
+            + "checkQuorum=\(checkQuorum) diskLatency=0...\(diskLatency) midReadyCrash=\(pct(midReadyCrashRate)) crashAfterVote=\(pct(crashAfterVoteRate)) "
+            + "drop=\(pct(dropRate)) dup=\(pct(duplicateRate)) delay=1...\(maxDelay) late=\(pct(longDelayRate))x\(longDelay) "
+            + "partition=\(pct(partitionRate)) crash=\(pct(crashRate)) restart=\(pct(restartRate)) pause=\(pct(pauseRate)) leaderBias=\(leaderBias) diskLoss=\(diskLoss) "
+            + "clientWindow=\(clientWindow) sessionChurn=\(sessionChurn)"
+    }
+}
+
+public struct SimulationReport: Sendable, Codable {
     public var seed: UInt64
+    public var parameters: SeedParameters
     public var failure: String?
+    /// Which phase failed: "safety" (under faults), "liveness" (after healing) or "final checks".
+    public var failedPhase: String?
     public var lastEvents: [String] = []
     public var ticks: UInt64 = 0
+    /// Ticks the liveness phase took to converge (nil: it did not get there).
+    public var livenessTicks: UInt64?
     public var deliveries = 0
     public var operations = 0
     public var retries = 0
@@ -63,53 +167,133 @@ public struct SimulationReport: Sendable {
     /// Whole disks lost (the `diskloss` fault) and recoveries that finished.
     public var disksLost = 0
     public var recoveries = 0
+    public var coverage = Coverage()
     public var passed: Bool { failure == nil }
+
+    public init(seed: UInt64, parameters: SeedParameters) {
+        self.seed = seed
+        self.parameters = parameters
+    }
 }
 
-/// One seeded run: a fault phase, then a healing phase that must make progress, with the
-/// invariant and linearizability checkers on throughout.
+/// One seeded run: a safety phase under faults, then a liveness phase after healing that
+/// must make progress, with the invariant and linearizability checkers on throughout.
 public func runSimulation(_ config: SimulationConfig) -> SimulationReport {
-    var opts = SimCluster.Options()
-    opts.snapshotEvery = config.snapshotEvery
-    opts.snapshotChunkBytes = 64 // small chunks so transfers take several round trips
-    // Flow-control limits vary by seed: one entry per AppendEntries and a window of one
-    // reach interleavings (Figure 8 among them) that big batches hide.
-    var shape = SeededRandom(seed: config.seed ^ 0x5EED_F10C)
-    opts.maxEntriesPerAppend = [1, 2, 4, 64][Int(shape.below(4))]
-    opts.maxInflightAppends = [1, 4, 64][Int(shape.below(3))]
-    if config.faults.contains(.crashes) { opts.crashAfterVoteRate = [0, 0.05, 0.2][Int(shape.below(3))] }
-    // One seed in four loses whole disks (drawn last, so other seeds keep their runs).
-    let diskLoss = config.faults.contains(.diskLoss) && config.nodes >= 3 && shape.below(4) == 0
-    // Client windows and session churn (drawn after the disk-loss draw, which keeps its seeds).
-    let window = config.window ?? [1, 4, 8, 16][Int(shape.below(4))]
-    let churn = config.sessionChurn ?? (shape.below(3) == 0)
-    // Churn: a table one larger than the clients, so abandoned sessions are evicted first and
-    // a live client's session only when it is the least recently used (retrying a request
-    // that does not commit). Smaller tables thrash: registrations evict each other forever.
-    if churn { opts.sessionLimits = SessionLimits(maxSessions: config.clients + 1) }
-    let cluster = SimCluster(nodes: config.nodes, seed: config.seed, options: opts)
-    var rng = cluster.faultRng.fork()
-    let f = config.faults
-    var net = NetworkFaults()
-    if f.contains(.drops) { net.dropRate = Double(rng.below(11)) / 100 }
-    if f.contains(.duplicates) { net.duplicateRate = Double(rng.below(6)) / 100 }
-    if f.contains(.reorder) {
-        net.maxDelay = 1 + Int(rng.below(3))
-        net.longDelayRate = 0.02
-        net.longDelay = 30
-    }
-    cluster.network.faults = net
-    var clients = SimClients(count: config.clients, keys: config.keys, nodes: cluster.ids,
-                             timeoutTicks: UInt64(4 * opts.electionTicks), rng: rng.fork(),
-                             window: window, churn: churn ? 1...4 : nil)
-    var report = SimulationReport(seed: config.seed)
+    var run = SimulationRun(config)
+    if let v = run.safetyPhase() { return run.failed("safety", v) }
+    if let v = run.livenessPhase() { return run.failed("liveness", v) }
+    if let v = run.finalChecks() { return run.failed("final checks", v) }
+    return run.finish()
+}
 
-    func failed(_ why: String) -> SimulationReport {
+/// The state of one `runSimulation`, in named steps.
+struct SimulationRun {
+    let config: SimulationConfig
+    let parameters: SeedParameters
+    let cluster: SimCluster
+    var rng: SeededRandom
+    var clients: SimClients
+    var report: SimulationReport
+    var divergent: DivergentLogs?
+    var diskRng: SeededRandom
+
+    init(_ config: SimulationConfig) {
+        self.config = config
+        let p = SeedParameters(seed: config.seed, config)
+        parameters = p
+        var opts = SimCluster.Options()
+        opts.snapshotEvery = p.snapshotEvery
+        opts.snapshotChunkBytes = 64 // small chunks so transfers take several round trips
+        opts.maxEntriesPerAppend = p.maxEntriesPerAppend
+        opts.maxInflightAppends = p.maxInflightAppends
+        opts.checkQuorum = p.checkQuorum
+        opts.diskLatency = p.diskLatency
+        opts.midReadyCrashRate = p.midReadyCrashRate
+        opts.crashAfterVoteRate = p.crashAfterVoteRate
+        // Churn: a table one larger than the clients, so abandoned sessions are evicted first and
+        // a live client's session only when it is the least recently used (retrying a request
+        // that does not commit). Smaller tables thrash: registrations evict each other forever.
+        if p.sessionChurn { opts.sessionLimits = SessionLimits(maxSessions: config.clients + 1) }
+        cluster = SimCluster(nodes: p.nodes, seed: config.seed, options: opts)
+        rng = cluster.faultRng.fork()
+        var net = NetworkFaults()
+        net.dropRate = p.dropRate
+        net.duplicateRate = p.duplicateRate
+        net.maxDelay = p.maxDelay
+        net.longDelayRate = p.longDelayRate
+        net.longDelay = p.longDelay
+        cluster.network.faults = net
+        clients = SimClients(count: config.clients, keys: config.keys, nodes: cluster.ids,
+                             timeoutTicks: UInt64(4 * opts.electionTicks), rng: rng.fork(),
+                             window: p.clientWindow, churn: p.sessionChurn ? 1...4 : nil)
+        report = SimulationReport(seed: config.seed, parameters: p)
+        if p.workload == .divergent { divergent = DivergentLogs() }
+        diskRng = SeededRandom(seed: config.seed ^ 0xD15C_1055)
+    }
+
+    /// Faults strike at the seed's rates while clients work; every tick is checked.
+    mutating func safetyPhase() -> String? {
+        let majority = parameters.nodes / 2 + 1
+        for _ in 0..<config.faultTicks {
+            injectFault(cluster, &rng, config.faults, majority: majority, parameters)
+            divergent?.step(cluster, &rng)
+            if parameters.diskLoss { injectDiskLoss(cluster, &diskRng) }
+            clients.step(cluster)
+            cluster.tick()
+            if let v = checkStep() { return v }
+        }
+        return nil
+    }
+
+    /// No faults, everyone up: clients must finish and replicas converge within `healTicks`.
+    mutating func livenessPhase() -> String? {
+        cluster.heal()
+        cluster.network.faults = NetworkFaults()
+        cluster.faultsActive = false
+        divergent = nil
+        for id in cluster.ids { cluster.restart(id) }
+        let healStart = cluster.now
+        while cluster.now < healStart + UInt64(config.healTicks) {
+            clients.issuing = cluster.now < healStart + 200
+            clients.step(cluster)
+            cluster.tick()
+            if let v = checkStep() { return v }
+            if !clients.issuing && clients.allIdle && replicasConverged(cluster) {
+                report.livenessTicks = cluster.now - healStart
+                return nil
+            }
+        }
+        let applied = cluster.liveIDs.map { "n\($0):\(cluster.replica($0)!.node.log.applied)" }.joined(separator: " ")
+        return "liveness: after \(config.healTicks) healed ticks, \(clients.outstanding) client operation(s) still open, applied \(applied), leader \(cluster.leader.map(String.init) ?? "none")"
+    }
+
+    /// Log Matching once more, then linearizability of the whole client history.
+    mutating func finalChecks() -> String? {
+        cluster.checkLogs()
+        if let v = checkStep() { return v }
+        clients.giveUpOutstanding()
+        switch LinearizabilityChecker.check(clients.history.operations) {
+        case .linearizable: return nil
+        case let .notLinearizable(_, explanation): return "linearizability: \(explanation)"
+        case let .unknown(reason): return "linearizability check inconclusive: \(reason)"
+        }
+    }
+
+    func checkStep() -> String? {
+        if cluster.network.delivered > config.maxDeliveries {
+            return "message storm: \(cluster.network.delivered) deliveries in \(cluster.now) ticks (bound \(config.maxDeliveries))"
+        }
+        return cluster.invariants.violation ?? clients.violation
+    }
+
+    mutating func failed(_ phase: String, _ why: String) -> SimulationReport {
         report.failure = why
+        report.failedPhase = phase
         report.lastEvents = cluster.lastEvents.map(\.description)
         return finish()
     }
-    func finish() -> SimulationReport {
+
+    mutating func finish() -> SimulationReport {
         report.ticks = cluster.now
         report.deliveries = cluster.network.delivered
         report.operations = clients.completedOps
@@ -119,62 +303,41 @@ public func runSimulation(_ config: SimulationConfig) -> SimulationReport {
         report.restarts = cluster.restarts
         report.maxTerm = cluster.maxTerm
         report.traceHash = cluster.traceHash
+        report.coverage = cluster.coverage
         report.disksLost = cluster.disksLost
         report.recoveries = cluster.recoveriesFinished
         return report
     }
-    func checkStep() -> String? {
-        if cluster.network.delivered > config.maxDeliveries {
-            return "message storm: \(cluster.network.delivered) deliveries in \(cluster.now) ticks (bound \(config.maxDeliveries))"
+}
+
+/// The divergent-log workload: isolates the leader, hands it a long uncommitted tail of
+/// writes (to keys the clients never use, so the history stays the clients' own), lets the
+/// majority move on, and heals after a while.
+struct DivergentLogs {
+    var nextAt: UInt64 = 50
+    var healAt: UInt64?
+    var sequence: UInt64 = 0
+    static let clientID: UInt64 = 0xD1_5EED
+
+    mutating func step(_ c: SimCluster, _ rng: inout SeededRandom) {
+        if let h = healAt {
+            guard c.now >= h else { return }
+            c.heal()
+            healAt = nil
+            nextAt = c.now + 50 + rng.below(150)
+            return
         }
-        return cluster.invariants.violation ?? clients.violation
-    }
-
-    // Fault phase. How often faults strike varies by seed: some runs are calm, some brutal.
-    let majority = config.nodes / 2 + 1
-    let intensity = FaultIntensity(&rng)
-    var diskRng = SeededRandom(seed: config.seed ^ 0xD15C_1055)
-    for _ in 0..<config.faultTicks {
-        injectFault(cluster, &rng, f, majority: majority, intensity)
-        if diskLoss { injectDiskLoss(cluster, &diskRng) }
-        clients.step(cluster)
-        cluster.tick()
-        if let v = checkStep() { return failed(v) }
-    }
-
-    // Healing phase: no faults, everyone up; clients must finish and replicas converge.
-    cluster.heal()
-    cluster.network.faults = NetworkFaults()
-    for id in cluster.ids { cluster.restart(id) }
-    let healStart = cluster.now
-    var converged = false
-    while cluster.now < healStart + UInt64(config.healTicks) {
-        clients.issuing = cluster.now < healStart + 200
-        clients.step(cluster)
-        cluster.tick()
-        if let v = checkStep() { return failed(v) }
-        if !clients.issuing && clients.allIdle && replicasConverged(cluster) {
-            converged = true
-            break
+        guard c.now >= nextAt, let l = c.leader else { return }
+        c.partition([[l], c.ids.filter { $0 != l }])
+        let tail = 5 + rng.below(40)
+        for _ in 0..<tail {
+            sequence += 1
+            let req = ClientRequest(clientID: Self.clientID, sequence: sequence, firstUnacknowledged: sequence,
+                                    command: .put(key: Array("divergent-\(sequence % 3)".utf8), value: Array("\(sequence)".utf8)))
+            if c.propose(on: l, req).refused != nil { break }
         }
+        healAt = c.now + 20 + rng.below(60)
     }
-    if !converged {
-        let applied = cluster.liveIDs.map { "n\($0):\(cluster.replica($0)!.node.log.applied)" }.joined(separator: " ")
-        return failed("liveness: after \(config.healTicks) healed ticks, \(clients.outstanding) client operation(s) still open, applied \(applied), leader \(cluster.leader.map(String.init) ?? "none")")
-    }
-    cluster.checkLogs()
-    if let v = checkStep() { return failed(v) }
-
-    clients.giveUpOutstanding()
-    switch LinearizabilityChecker.check(clients.history.operations) {
-    case .linearizable:
-        break
-    case let .notLinearizable(_, explanation):
-        return failed("linearizability: \(explanation)")
-    case let .unknown(reason):
-        return failed("linearizability check inconclusive: \(reason)")
-    }
-    return finish()
 }
 
 /// All live replicas applied the same prefix and hold equal key-value maps.
@@ -185,29 +348,11 @@ func replicasConverged(_ c: SimCluster) -> Bool {
     return live.allSatisfy { $0.node.log.applied == maxCommit && $0.kv.data == first.kv.data }
 }
 
-/// Per-seed fault rates (per tick).
-struct FaultIntensity {
-    var partition: Double
-    var crash: Double
-    var restart: Double
-    var pause: Double
-    /// Chance that a crash or pause picks the leader rather than any node.
-    var leaderBias: Double
-
-    init(_ rng: inout SeededRandom) {
-        partition = 0.002 + Double(rng.below(20)) / 1000      // 0.2% .. 2.1%
-        crash = 0.001 + Double(rng.below(10)) / 1000          // 0.1% .. 1.0%
-        restart = 0.01 + Double(rng.below(30)) / 1000         // 1% .. 4%
-        pause = Double(rng.below(5)) / 1000                   // 0 .. 0.4%
-        leaderBias = Double(rng.below(11)) / 10
-    }
-}
-
 /// Random faults. Crashes are limited so that at most a bare majority is down at once only
 /// occasionally; the healing phase restores everything anyway.
-func injectFault(_ c: SimCluster, _ rng: inout SeededRandom, _ f: FaultSet, majority: Int, _ k: FaultIntensity) {
+func injectFault(_ c: SimCluster, _ rng: inout SeededRandom, _ f: FaultSet, majority: Int, _ k: SeedParameters) {
     let n = c.ids.count
-    if f.contains(.partitions) && rng.chance(k.partition) {
+    if f.contains(.partitions) && rng.chance(k.partitionRate) {
         switch rng.below(5) {
         case 0:
             c.heal()
@@ -237,17 +382,17 @@ func injectFault(_ c: SimCluster, _ rng: inout SeededRandom, _ f: FaultSet, majo
     }
     if f.contains(.crashes) {
         let down = c.ids.filter { !c.isUp($0) }
-        if rng.chance(k.crash) && down.count < n - majority + 1, let v = victim() {
+        if rng.chance(k.crashRate) && down.count < n - majority + 1, let v = victim() {
             c.crash(v)
             // Half the crashes are bounces: a supervisor restarts the process at once, so
             // it rejoins an election it took part in before (what a lost vote would break).
             if rng.chance(0.5) { c.scheduleRestart(v, at: c.now + 1 + rng.below(8)) }
         }
-        if !down.isEmpty && rng.chance(k.restart) {
+        if !down.isEmpty && rng.chance(k.restartRate) {
             c.restart(down[Int(rng.below(UInt64(down.count)))])
         }
     }
-    if f.contains(.pauses) && rng.chance(k.pause), let v = victim() {
+    if f.contains(.pauses) && rng.chance(k.pauseRate), let v = victim() {
         c.pause(v, until: c.now + 1 + rng.below(40))
     }
 }

@@ -39,8 +39,18 @@ public enum MessageKind: Sendable, Equatable {
     case installSnapshotResponse(index: LogIndex, nextOffset: UInt64, done: Bool)
 }
 
-extension MessageKind {
-    /// A short name for logs and traces.
+/// The one table of message kinds: the tag a kind has on the wire (Wire's peer codec) and
+/// its name in logs and simulation traces.
+public enum MessageTag: UInt8, Sendable, CaseIterable {
+    case requestVote = 1
+    case requestVoteResponse = 2
+    case appendEntries = 3
+    case appendEntriesResponse = 4
+    case heartbeat = 5
+    case heartbeatResponse = 6
+    case installSnapshot = 7
+    case installSnapshotResponse = 8
+
     public var name: String {
         switch self {
         case .requestVote: return "RequestVote"
@@ -56,6 +66,22 @@ extension MessageKind {
 }
 
 extension MessageKind {
+    public var tag: MessageTag {
+        switch self {
+        case .requestVote: return .requestVote
+        case .requestVoteResponse: return .requestVoteResponse
+        case .appendEntries: return .appendEntries
+        case .appendEntriesResponse: return .appendEntriesResponse
+        case .heartbeat: return .heartbeat
+        case .heartbeatResponse: return .heartbeatResponse
+        case .installSnapshot: return .installSnapshot
+        case .installSnapshotResponse: return .installSnapshotResponse
+        }
+    }
+
+    /// A short name for logs and traces.
+    public var name: String { tag.name }
+
     /// Whether a message of this kind may leave before the Ready that produced it is
     /// persisted (thesis §10.2.1). The one place this is decided; `RaftNode.send` routes by it.
     ///

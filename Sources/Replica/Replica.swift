@@ -148,38 +148,74 @@ public final class Replica {
         return (index, node.term)
     }
 
-    /// Runs the Ready loop until the core is idle: send, persist, send, apply, advance
-    /// (the order in `Ready`'s contract). Replies go out only after the entry is applied,
+    // MARK: - The Ready loop, in named phases
+
+    /// Runs the Ready loop until the core is idle: for each Ready, the phases below in order
+    /// (the order of `Ready`'s contract). Replies go out only after the entry is applied,
     /// which is after it is durable on a majority and here.
     /// `beforePersist` runs after the eager messages were handed to `send` and before the disk
     /// write starts, so a transport can put them on the wire while the fsync runs (§10.2.1).
     public func process(send: (Message) -> Void, events: (ReplicaEvent) -> Void,
                         beforePersist: () -> Void = {}) throws(StorageError) {
-        while let rd = node.ready() {
-            if let s = rd.softState { onSoftState?(s) }
-            for e in rd.events {
-                if case .recoveryFinished = e { try recoveryMarker?.clear() }
-                onEvent?(e)
-            }
+        while let rd = try nextReady() {
             for m in rd.eagerMessages { send(m) }
-            if !rd.eagerMessages.isEmpty && (!rd.entries.isEmpty || rd.hardState != nil || rd.snapshot != nil) {
-                beforePersist()
-            }
-            if let snap = rd.snapshot { try storage.saveSnapshot(snap) }
-            if !rd.entries.isEmpty || rd.hardState != nil {
-                try storage.append(rd.entries, hardState: rd.hardState)
-                try storage.sync()
-            }
-            // A leader only appends to its own log, so only a follower can see our proposals
-            // overwritten (after we lost leadership): report it then, not on the leader's hot path.
-            if node.role != .leader, let first = rd.entries.first { events(.replaced(from: first.index)) }
-            for m in rd.messages { send(m) }
-            if let snap = rd.snapshot { restore(snap, events: events) }
-            for e in rd.committedEntries { apply(e, events: events) }
-            node.advance(rd)
-            try maybeSnapshot()
+            if !rd.eagerMessages.isEmpty && rd.persists { beforePersist() }
+            try write(rd)
+            try sync(rd)
+            try finish(rd, send: send, events: events)
         }
     }
+
+    /// Phase 1: the core's next Ready, or nil when idle. The caller then sends
+    /// `eagerMessages` (they promise nothing unpersisted) and runs `write`, `sync` and
+    /// `finish` on it, in that order, before asking for the next one. Between phases it may
+    /// keep calling `receive`, `tick` and `propose`: a host with a slow disk (the simulator)
+    /// delivers messages while the write is in flight. The core's events are reported here
+    /// (a finished recovery first clears its durable marker).
+    public func nextReady() throws(StorageError) -> Ready? {
+        guard let rd = node.ready() else { return nil }
+        if let s = rd.softState { onSoftState?(s) }
+        for e in rd.events {
+            if case .recoveryFinished = e { try recoveryMarker?.clear() }
+            onEvent?(e)
+        }
+        return rd
+    }
+
+    /// Phase 2: hands the Ready's snapshot (durable on return), entries and hard state to
+    /// storage. Entries and hard state are not durable until `sync`.
+    public func write(_ rd: Ready) throws(StorageError) {
+        if let snap = rd.snapshot { try storage.saveSnapshot(snap) }
+        if !rd.entries.isEmpty || rd.hardState != nil {
+            try storage.append(rd.entries, hardState: rd.hardState)
+        }
+    }
+
+    /// Phase 3: makes what `write` wrote durable. Nothing the Ready promises may be sent before.
+    public func sync(_ rd: Ready) throws(StorageError) {
+        if !rd.entries.isEmpty || rd.hardState != nil { try storage.sync() }
+    }
+
+    /// Phase 4: sends the promises (`rd.messages`: votes, acknowledgements, candidacy), restores
+    /// a received snapshot, applies committed entries, reports them, and advances.
+    public func finish(_ rd: Ready, send: (Message) -> Void, events: (ReplicaEvent) -> Void) throws(StorageError) {
+        // A leader only appends to its own log, so only a follower can see our proposals
+        // overwritten (after we lost leadership): report it then, not on the leader's hot path.
+        if node.role != .leader, let first = rd.entries.first { events(.replaced(from: first.index)) }
+        for m in rd.messages { send(m) }
+        if let snap = rd.snapshot { restore(snap, events: events) }
+        for e in rd.committedEntries { apply(e, events: events) }
+        node.advance(rd)
+        try maybeSnapshot()
+    }
+
+    // Cheap views of the core for observers that look after every message (a copy of
+    // `node` would copy its log).
+    public var role: Role { node.role }
+    public var term: Term { node.term }
+    public var committed: LogIndex { node.log.committed }
+    public var lastIndex: LogIndex { node.log.lastIndex }
+    public func logTerm(at index: LogIndex) -> Term? { node.log.term(at: index) }
 
     private func restore(_ snap: Snapshot, events: (ReplicaEvent) -> Void) {
         // The core verified the checksum before handing the snapshot out.
@@ -244,4 +280,9 @@ public final class Replica {
         let keepFrom = applied > options.retainedTail ? applied - options.retainedTail : 0
         node.compact(snapshot: snap, compactThrough: max(node.log.compactedIndex, keepFrom))
     }
+}
+
+extension Ready {
+    /// Whether this Ready has anything for the disk (and so promises wait for a sync).
+    public var persists: Bool { snapshot != nil || !entries.isEmpty || hardState != nil }
 }

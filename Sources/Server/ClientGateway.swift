@@ -28,6 +28,8 @@ final class ClientGateway: @unchecked Sendable {
         var maxRequestBytes: Int
         var requestTimeoutMilliseconds: Int
         var maxInflightPerConnection: Int
+        /// Requests in flight over all connections (the service refuses `busy` beyond).
+        var maxPendingTotal: Int
         var maxConnections: Int
         /// At most this many connections from one source address (see ConnectionAdmission).
         var maxConnectionsPerAddress: Int
@@ -111,6 +113,8 @@ final class ClientGateway: @unchecked Sendable {
         let idleLimit = UInt64(limits.idleTimeoutMilliseconds) * 1_000_000
         var halfSent = 0, idle = 0
         for client in connections.values where !client.failed {
+            // A frame is incomplete because we stopped reading: not the client's delay.
+            if client.connection.isReadingPaused { client.frameStarted = client.frameStarted.map { _ in now } }
             if let started = client.frameStarted {
                 if frameLimit > 0, now &- started > frameLimit {
                     halfSent += 1
@@ -200,6 +204,7 @@ final class ClientGateway: @unchecked Sendable {
             do {
                 guard let frame = try client.decoder.next() else { return }
                 handle(frame, from: client)
+                holdReadsIfFull(client)
             } catch {
                 if !streamError(error, on: client) { return }
             }
@@ -292,6 +297,24 @@ final class ClientGateway: @unchecked Sendable {
     func deliver(_ origin: RequestOrigin, _ outcome: ClientOutcome) {
         guard let client = connections[origin.caller], let service else { return }
         send(service.reply(for: outcome), to: client, requestID: origin.requestID)
+        if client.connection.isOpen, client.connection.holdReads, service.inFlight(caller: client.id) < inFlightShare {
+            client.connection.holdReads = false
+        }
+    }
+
+    /// Backpressure and fairness: a connection with its share of the in-flight slots is not
+    /// read until one of its requests completes, so its next requests wait in TCP instead of
+    /// costing a `busy` each, and connections that pipeline hard (or never read) can never
+    /// fill the global table and lock a well-behaved client out. The share is the per-
+    /// connection cap, or an equal part of the global one when many connections are open.
+    private func holdReadsIfFull(_ client: ClientConnection) {
+        guard let service, client.connection.isOpen, !client.connection.holdReads,
+              service.inFlight(caller: client.id) >= inFlightShare else { return }
+        client.connection.holdReads = true
+    }
+
+    private var inFlightShare: Int {
+        min(limits.maxInflightPerConnection, max(8, limits.maxPendingTotal / max(1, connections.count)))
     }
 
     /// Answers requests past their deadline with `timeout`: outcome unknown, retry with the

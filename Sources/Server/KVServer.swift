@@ -218,7 +218,7 @@ public final class KVServer: @unchecked Sendable {
             loop: loop,
             limits: .init(maxRequestBytes: config.maxRequestBytes, requestTimeoutMilliseconds: config.requestTimeoutMilliseconds,
                           maxInflightPerConnection: config.maxInflightPerConnection,
-                          maxConnections: maxConnections, maxConnectionsPerAddress: config.maxClientConnectionsPerAddress,
+                          maxPendingTotal: config.maxPendingRequests, maxConnections: maxConnections, maxConnectionsPerAddress: config.maxClientConnectionsPerAddress,
                           idleTimeoutMilliseconds: config.clientIdleTimeoutMilliseconds,
                           frameTimeoutMilliseconds: config.frameTimeoutMilliseconds,
                           maxOutboundBytesPerConnection: config.maxOutboundBytesPerConnection,

@@ -116,6 +116,18 @@ public final class ClientRequestService {
         }, beforePersist: beforePersist)
     }
 
+    /// `process` phase by phase (see `Replica.nextReady`), for a host whose disk takes time
+    /// (the simulator): it runs the replica's `nextReady`, `write` and `sync` itself and hands
+    /// each Ready here to send its promises, apply, and resolve requests.
+    public func finish(_ rd: Ready, send: (Message) -> Void,
+                       deliver: (RequestOrigin, ClientOutcome) -> Void) throws(StorageError) {
+        deliverOrphans(deliver)
+        try replica.finish(rd, send: send, events: { event in
+            guard !pending.isEmpty else { return }
+            resolve(event, deliver)
+        })
+    }
+
     private func resolve(_ event: ReplicaEvent, _ deliver: (RequestOrigin, ClientOutcome) -> Void) {
         switch event {
         case let .applied(index, term, result):
@@ -142,7 +154,9 @@ public final class ClientRequestService {
         }
     }
 
-    private func deliverOrphans(_ deliver: (RequestOrigin, ClientOutcome) -> Void) {
+    /// Answers requests orphaned since the last call (the phase-by-phase host calls it once
+    /// per turn; `process` does it itself).
+    public func deliverOrphans(_ deliver: (RequestOrigin, ClientOutcome) -> Void) {
         guard !orphans.isEmpty else { return }
         let list = orphans
         orphans.removeAll()

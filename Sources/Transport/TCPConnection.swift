@@ -53,8 +53,10 @@ public final class TCPConnection: @unchecked Sendable, EventHandler {
     private var open = true
     private var outbound = OutboundBuffer()
     private var watchingWritable = false
-    /// Reading is paused for backpressure (see Options.pauseReadingAboveOutboundBytes).
+    /// Reading is paused for backpressure: too much queued (see
+    /// Options.pauseReadingAboveOutboundBytes) or the owner asked (`holdReads`).
     private var readingPaused = false
+    private var outboundFull = false
     private var flushPending = false
     private var closeWhenFlushed = false
 
@@ -115,7 +117,10 @@ public final class TCPConnection: @unchecked Sendable, EventHandler {
             budget.enforce()
             guard open else { return false }  // this connection held the most
         }
-        if !readingPaused && outbound.count >= options.pauseReadingAboveOutboundBytes { updateInterest(pausingReads: true) }
+        if !outboundFull && outbound.count >= options.pauseReadingAboveOutboundBytes {
+            outboundFull = true
+            updateInterest(pausingReads: true)
+        }
         if !flushPending && !watchingWritable {
             flushPending = true
             loop.deferToTickEnd { [self] in
@@ -153,7 +158,10 @@ public final class TCPConnection: @unchecked Sendable, EventHandler {
             outbound.consume(sent)
             options.budget?.removed(sent, by: self, nowEmpty: outbound.isEmpty)
         }
-        if readingPaused && outbound.count <= options.pauseReadingAboveOutboundBytes / 2 { updateInterest(pausingReads: false) }
+        if outboundFull && outbound.count <= options.pauseReadingAboveOutboundBytes / 2 {
+            outboundFull = false
+            updateInterest(pausingReads: holdReads)
+        }
         setWatchingWritable(false)
         if closeWhenFlushed { close(nil) }
     }
@@ -181,10 +189,20 @@ public final class TCPConnection: @unchecked Sendable, EventHandler {
         }
     }
 
-    /// Reading is paused because too many replies are queued (for tests and status).
+    /// Reading is paused, for either reason (for tests and status).
     public var isReadingPaused: Bool {
         loop.assertInLoop()
         return readingPaused
+    }
+
+    /// Set by the owner to stop reading (e.g. the peer has as many requests in flight as it
+    /// may): the peer's further bytes wait in TCP. Cleared, reading resumes unless the
+    /// outbound queue is still over its mark.
+    public var holdReads = false {
+        didSet {
+            loop.assertInLoop()
+            if holdReads != oldValue { updateInterest(pausingReads: holdReads || outboundFull) }
+        }
     }
 
     // MARK: Events

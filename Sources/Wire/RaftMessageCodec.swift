@@ -7,16 +7,7 @@ import Raft
 // entries that follow prevLogIndex, a snapshot chunk inside its snapshot) so that a
 // corrupted or hostile peer is stopped at the edge rather than inside the core.
 
-enum MessageTag: UInt8 {
-    case requestVote = 1
-    case requestVoteResponse = 2
-    case appendEntries = 3
-    case appendEntriesResponse = 4
-    case heartbeat = 5
-    case heartbeatResponse = 6
-    case installSnapshot = 7
-    case installSnapshotResponse = 8
-}
+// Kind tags: `MessageTag` in Raft/Message.swift, the one table of message kinds.
 
 extension Message {
     public func encode(into w: inout ByteWriter) {

@@ -1,7 +1,7 @@
 import Dispatch
 import Foundation
 import KVClient
-import Simulation
+import Linearizability
 import Synchronization
 import XCTest
 

@@ -5,6 +5,7 @@ import KV
 import Server
 import Transport
 import Wire
+import Glibc
 import XCTest
 
 /// No client can lock the others out: idle and half-sent connections are reclaimed, one
@@ -112,5 +113,76 @@ final class ConnectionLimitTests: XCTestCase {
         let f = n > 0 ? try d.decode(Array(buffer.prefix(n))).first : nil
         XCTAssertEqual(f?.requestID, 1, "a freed slot is usable")
         fits.close()
+    }
+}
+
+/// A client that pipelines and never reads is held back by TCP, not cut off for a frame
+/// that is incomplete only because the server stopped reading.
+final class SlowReaderTests: XCTestCase {
+    func testAPausedReaderIsNotCutByTheFrameDeadline() throws {
+        let cluster = TestCluster(size: 1, label: "slowreader")
+        cluster.configure = {
+            $0.frameTimeoutMilliseconds = 300
+            $0.maxOutboundBytesPerConnection = 4 << 20  // pause reading at 1 MiB queued; 1024 replies fit
+        }
+        try cluster.startAll()
+        XCTAssertNotNil(cluster.waitForLeader())
+        let setup = try RawClient(cluster.clientAddress(0))
+        defer { setup.close() }
+        var writer = try Session(registeringWith: setup)
+        guard case .kv(.stored) = try setup.call(writer.next(.put(key: bytes("v"), value: [UInt8](repeating: 1, count: 1024))), id: 1) else {
+            return XCTFail("setup put")
+        }
+        let port = Int(cluster.clientAddress(0).port)
+        let slow = try XCTUnwrap(FloodSocket(port: port, receiveTimeoutMs: 3000))
+        defer { slow.close() }
+        slow.send(ClientCall.register.encodedFrame(requestID: 1))
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = buffer.withUnsafeMutableBytes { recv(slow.fd, $0.baseAddress, $0.count, 0) }
+        var d = FrameDecoder(channel: .any)
+        guard n > 0, let f = try d.decode(Array(buffer.prefix(n))).first, case let .kv(.registered(id)) = try ClientReply.decode(f) else {
+            return XCTFail("register")
+        }
+        // Pipeline gets until TCP refuses more (the server stopped reading), never reading replies.
+        let flags = fcntl(slow.fd, F_GETFL)
+        _ = fcntl(slow.fd, F_SETFL, flags | O_NONBLOCK)
+        var seq: UInt64 = 0
+        var blockedAt: Date?
+        let deadline = Date().addingTimeInterval(20)
+        var pending: [UInt8] = []
+        while Date() < deadline {
+            if pending.isEmpty {
+                for _ in 0..<7 {  // 7 frames per send: batch boundaries fall mid-frame now and then
+                    seq += 1
+                    pending += ClientCall.kv(ClientRequest(clientID: id, sequence: seq, firstUnacknowledged: seq,
+                                                           command: .get(key: bytes("v")))).encodedFrame(requestID: seq + 1)
+                }
+            }
+            let sent = pending.withUnsafeBytes { Glibc.send(slow.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if sent > 0 {
+                pending.removeFirst(sent)
+                blockedAt = nil
+            } else if errno == EAGAIN {
+                if let b = blockedAt, Date().timeIntervalSince(b) > 1.5 { break }  // blocked for good
+                if blockedAt == nil { blockedAt = Date() }
+                usleep(20_000)
+            } else {
+                return XCTFail("the server closed the slow reader (errno \(errno)): it should only stop reading")
+            }
+        }
+        XCTAssertNotNil(blockedAt, "TCP must push back on a client that does not read")
+        // Well past the frame deadline while blocked: the connection must still be there.
+        Thread.sleep(forTimeInterval: 1.0)
+        var drained = 0, sawEOF = false
+        let drainUntil = Date().addingTimeInterval(3)
+        var big = [UInt8](repeating: 0, count: 1 << 20)
+        while Date() < drainUntil {
+            let got = big.withUnsafeMutableBytes { recv(slow.fd, $0.baseAddress, $0.count, 0) }
+            if got > 0 { drained += got; continue }
+            if got == 0 { sawEOF = true; break }
+            usleep(10_000)
+        }
+        XCTAssertFalse(sawEOF, "a paused reader must not be cut by the frame deadline")
+        XCTAssertGreaterThan(drained, 0)
     }
 }

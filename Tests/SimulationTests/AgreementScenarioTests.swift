@@ -5,9 +5,9 @@ import Simulation
 import XCTest
 
 final class AgreementScenarioTests: XCTestCase {
-    func testBasicAgreementAllNodesApplySameValues() {
+    func testBasicAgreementAllNodesApplySameValues() throws {
         let c = SimCluster(nodes: 3, seed: 3)
-        _ = c.awaitLeader()
+        _ = try c.awaitLeader()
         var tokens: [UInt64] = []
         for i in 1...10 { tokens.append(c.putOnLeader("k\(i)", "v\(i)", seq: UInt64(i))!) }
         XCTAssertTrue(c.run(upTo: 200) { c in tokens.allSatisfy { c.directReplies[$0] != nil } })
@@ -19,9 +19,9 @@ final class AgreementScenarioTests: XCTestCase {
         c.assertNoViolation()
     }
 
-    func testAgreementWithOneFollowerCutOffThenCatchUp() {
+    func testAgreementWithOneFollowerCutOffThenCatchUp() throws {
         let c = SimCluster(nodes: 3, seed: 8)
-        let l = c.awaitLeader()
+        let l = try c.awaitLeader()
         let f = c.ids.first { $0 != l }!
         c.partition([[f], c.ids.filter { $0 != f }])
         var tokens: [UInt64] = []
@@ -33,11 +33,11 @@ final class AgreementScenarioTests: XCTestCase {
         c.assertNoViolation()
     }
 
-    func testNoCommitWithoutMajorityThenCommitAfterRejoin() {
+    func testNoCommitWithoutMajorityThenCommitAfterRejoin() throws {
         var opts = SimCluster.Options()
         opts.checkQuorum = false // keep the cut-off leader in place to show it cannot commit
         let c = SimCluster(nodes: 5, seed: 21, options: opts)
-        let l = c.awaitLeader()
+        let l = try c.awaitLeader()
         c.run(ticks: 10)
         let others = c.ids.filter { $0 != l }
         c.partition([[l, others[0]], Array(others.dropFirst())])
@@ -71,9 +71,9 @@ final class AgreementScenarioTests: XCTestCase {
         c.assertNoViolation()
     }
 
-    func testConcurrentProposalsInOneTermAllCommit() {
+    func testConcurrentProposalsInOneTermAllCommit() throws {
         let c = SimCluster(nodes: 5, seed: 13)
-        let l = c.awaitLeader()
+        let l = try c.awaitLeader()
         let term = c.node(l)!.term
         var tokens: [UInt64] = []
         for i in 1...50 { tokens.append(c.putOnLeader("k\(i % 7)", "v\(i)", seq: 1)!) }
@@ -85,7 +85,7 @@ final class AgreementScenarioTests: XCTestCase {
 
     func testOldLeaderUncommittedEntriesAreDiscardedOnRejoin() throws {
         let c = SimCluster(nodes: 5, seed: 31)
-        let old = c.awaitLeader()
+        let old = try c.awaitLeader()
         c.run(ticks: 10)
         let rest = c.ids.filter { $0 != old }
         c.partition([[old], rest])
@@ -104,12 +104,12 @@ final class AgreementScenarioTests: XCTestCase {
         c.assertNoViolation()
     }
 
-    func testBackupOverLongDivergentLogsIsBoundedInRoundTrips() {
+    func testBackupOverLongDivergentLogsIsBoundedInRoundTrips() throws {
         // 6.824's BackupLogs shape: two divergent tails of 50+ entries on each side.
         var opts = SimCluster.Options()
         opts.maxEntriesPerAppend = 64
         let c = SimCluster(nodes: 5, seed: 41, options: opts)
-        let l1 = c.awaitLeader()
+        let l1 = try c.awaitLeader()
         c.run(ticks: 5)
         let others = c.ids.filter { $0 != l1 }
         // l1 and one follower: 60 entries that never commit.
@@ -142,7 +142,7 @@ final class AgreementScenarioTests: XCTestCase {
 
     func testMessageBudgetForElectionPlusTenEntriesAndIdleHeartbeats() throws {
         let c = SimCluster(nodes: 3, seed: 2)
-        _ = c.awaitLeader()
+        _ = try c.awaitLeader()
         c.run(ticks: 2)
         let l = try XCTUnwrap(c.leader)
         let sentBefore = c.network.sent

@@ -1,4 +1,5 @@
 import Simulation
+import SimulateCommand
 import XCTest
 
 /// The simulator's clients run `ClientCore`, the real client's state machine: pipelined
@@ -18,8 +19,7 @@ final class ClientSessionScenarioTests: XCTestCase {
     }
 
     private func replay(_ c: SimulationConfig) -> String {
-        "replay: swift run -c release simulate --seed \(c.seed) --nodes \(c.nodes) --clients \(c.clients) --fault-ticks \(c.faultTicks)"
-            + " --faults crashes,partitions,drops,duplicates,pauses --window \(c.window ?? 1) --session-churn \((c.sessionChurn ?? false) ? "on" : "off")"
+        "replay: " + (["swift", "run", "-c", "release", "simulate"] + SimulateArguments.replayFlags(seed: c.seed, c)).joined(separator: " ")
     }
 
     func testWindowOfEightRetriesThroughLeaderChangesAndAppliesExactlyOnce() {

@@ -2,6 +2,7 @@ import KV
 import Raft
 import Replica
 import Simulation
+import StorageTestSupport
 import XCTest
 
 /// A node whose disk returns corrupted bytes notices through the CRCs and refuses to start,
@@ -9,7 +10,7 @@ import XCTest
 final class DiskCorruptionScenarioTests: XCTestCase {
     func testCorruptedReadsOnRestartAreDetectedAndTheNodeStaysDown() throws {
         let c = SimCluster(nodes: 3, seed: 611)
-        _ = c.awaitLeader()
+        _ = try c.awaitLeader()
         for i in 1...20 {
             let t = try XCTUnwrap(c.putOnLeader("d", "\(i)", seq: UInt64(i)))
             XCTAssertTrue(c.run(upTo: 100) { $0.directReplies[t] != nil })

@@ -20,7 +20,7 @@ final class DiskLossScenarioTests: XCTestCase {
 
     private func reproduce(seed: UInt64) throws {
         let c = SimCluster(nodes: 3, seed: seed)
-        _ = c.awaitLeader()
+        _ = try c.awaitLeader()
         // Something committed before n1 goes, so the cluster has a history n1 shares.
         try putAcknowledged(c, key: "before", value: "0", seq: 1)
         c.crash(1)

@@ -7,7 +7,7 @@ import XCTest
 final class PartitionScenarioTests: XCTestCase {
     func testMinorityLeaderCannotCommitAndIsOverwrittenAfterHeal() throws {
         let c = SimCluster(nodes: 5, seed: 71)
-        let old = c.awaitLeader()
+        let old = try c.awaitLeader()
         c.run(ticks: 5)
         let rest = c.ids.filter { $0 != old }
         let minority = [old, rest[0]]
@@ -31,24 +31,24 @@ final class PartitionScenarioTests: XCTestCase {
         c.assertNoViolation()
     }
 
-    func testOneWayPartitionLeaderCannotHearFollowers() {
+    func testOneWayPartitionLeaderCannotHearFollowers() throws {
         let c = SimCluster(nodes: 3, seed: 72)
-        let l = c.awaitLeader()
+        let l = try c.awaitLeader()
         // The leader's messages still arrive, but nothing reaches it.
         for id in c.ids where id != l { c.cut(from: id, to: l) }
         // checkQuorum: the deaf leader steps down; the others elect a leader among themselves.
         XCTAssertTrue(c.run(upTo: 400) { c in c.node(l)!.role != .leader })
         XCTAssertTrue(c.run(upTo: 600) { c in c.leaders.contains { $0 != l } })
         c.heal()
-        _ = c.awaitLeader()
+        _ = try c.awaitLeader()
         c.run(ticks: 30)
         XCTAssertEqual(c.leaders.count, 1)
         c.assertNoViolation()
     }
 
-    func testBridgeNodeKeepsClusterAvailable() {
+    func testBridgeNodeKeepsClusterAvailable() throws {
         let c = SimCluster(nodes: 5, seed: 73)
-        _ = c.awaitLeader()
+        _ = try c.awaitLeader()
         // {1,2} and {4,5} cannot talk; 3 talks to everyone.
         c.partition([[1, 2], [4, 5]], bridges: [3])
         var ok = 0
@@ -63,21 +63,21 @@ final class PartitionScenarioTests: XCTestCase {
         c.assertNoViolation()
     }
 
-    func testSymmetricPartitionHealsToOneLeader() {
+    func testSymmetricPartitionHealsToOneLeader() throws {
         let c = SimCluster(nodes: 5, seed: 74)
-        _ = c.awaitLeader()
+        _ = try c.awaitLeader()
         c.partition([[1, 2], [3, 4, 5]])
         XCTAssertTrue(c.run(upTo: 400) { c in c.leaders.contains { [3, 4, 5].contains($0) } })
         c.run(ticks: 200)
         XCTAssertFalse(c.leaders.contains { [1, 2].contains($0) }, "the minority side has no leader once checkQuorum fires")
         c.heal()
-        _ = c.awaitLeader()
+        _ = try c.awaitLeader()
         c.run(ticks: 50)
         XCTAssertEqual(c.leaders.count, 1)
         c.assertNoViolation()
     }
 
-    func testChurnUnderClientLoadIsLinearizable() {
+    func testChurnUnderClientLoadIsLinearizable() throws {
         // The full randomized runner: crashes, restarts, partitions, loss, duplication and
         // reordering, then healing; invariants and linearizability checked.
         for seed in UInt64(1)...8 {
@@ -91,7 +91,7 @@ final class PartitionScenarioTests: XCTestCase {
         }
     }
 
-    func testSameSeedGivesSameTrace() {
+    func testSameSeedGivesSameTrace() throws {
         var cfg = SimulationConfig()
         cfg.seed = 4242
         cfg.faultTicks = 800

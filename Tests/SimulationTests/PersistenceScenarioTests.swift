@@ -16,36 +16,36 @@ final class PersistenceScenarioTests: XCTestCase {
         }
     }
 
-    func testRestartAllKeepsCommittedState() {
+    func testRestartAllKeepsCommittedState() throws {
         let c = SimCluster(nodes: 3, seed: 51)
-        _ = c.awaitLeader()
+        _ = try c.awaitLeader()
         commitPuts(c, 1...5)
         for id in c.ids { c.crash(id) }
         for id in c.ids { c.restart(id) }
-        _ = c.awaitLeader()
+        _ = try c.awaitLeader()
         XCTAssertTrue(c.run(upTo: 200) { c in c.ids.allSatisfy { c.value("p", on: $0) == "5" } }, "committed writes survive a full restart")
         commitPuts(c, 6...7)
         c.checkLogs()
         c.assertNoViolation()
     }
 
-    func testRestartLeaderRepeatedly() {
+    func testRestartLeaderRepeatedly() throws {
         let c = SimCluster(nodes: 3, seed: 52)
         for round in 0..<5 {
-            let l = c.awaitLeader()
+            let l = try c.awaitLeader()
             commitPuts(c, (round * 3 + 1)...(round * 3 + 3))
             c.crash(l)
             c.run(ticks: 30)
             c.restart(l)
         }
-        _ = c.awaitLeader()
+        _ = try c.awaitLeader()
         XCTAssertTrue(c.run(upTo: 300) { c in c.ids.allSatisfy { c.value("p", on: $0) == "15" } })
         c.assertNoViolation()
     }
 
-    func testCrashMajorityAndRestart() {
+    func testCrashMajorityAndRestart() throws {
         let c = SimCluster(nodes: 5, seed: 53)
-        _ = c.awaitLeader()
+        _ = try c.awaitLeader()
         commitPuts(c, 1...4)
         let victims = Array(c.ids.prefix(3))
         for v in victims { c.crash(v) }
@@ -55,13 +55,13 @@ final class PersistenceScenarioTests: XCTestCase {
         c.run(ticks: 100)
         if let t, case .result = c.directReplies[t] { XCTFail("a minority committed a write") }
         for v in victims { c.restart(v) }
-        _ = c.awaitLeader()
+        _ = try c.awaitLeader()
         commitPuts(c, 5...6)
         XCTAssertTrue(c.run(upTo: 300) { c in c.ids.allSatisfy { c.value("p", on: $0) == "6" } })
         c.assertNoViolation()
     }
 
-    func testFigure8ManyLeaderCrashesNeverLoseCommittedEntries() {
+    func testFigure8ManyLeaderCrashesNeverLoseCommittedEntries() throws {
         // Five nodes, leaders crash right after proposing; old-term entries must never be
         // committed by counting (the invariant checker verifies every applied index).
         for seed in UInt64(1)...10 {
@@ -88,7 +88,7 @@ final class PersistenceScenarioTests: XCTestCase {
         }
     }
 
-    func testUnreliableNetworkAgreement() {
+    func testUnreliableNetworkAgreement() throws {
         let c = SimCluster(nodes: 5, seed: 61)
         var f = NetworkFaults()
         f.dropRate = 0.1

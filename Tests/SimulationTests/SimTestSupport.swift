@@ -31,11 +31,11 @@ extension SimCluster {
         return refused == nil ? token : nil
     }
 
-    /// Waits for a unique leader; fails the test if none appears.
-    func awaitLeader(within ticks: Int = 300, file: StaticString = #filePath, line: UInt = #line) -> NodeID {
-        let ok = run(upTo: ticks) { $0.leader != nil }
-        XCTAssertTrue(ok, "no leader within \(ticks) ticks (seed \(seed))", file: file, line: line)
-        return leader ?? 0
+    /// Waits for a leader; throws (failing the test) if none appears, so that a caller never
+    /// acts on a made-up node id (crashing "node 0" used to trap the whole XCTest process).
+    func awaitLeader(within ticks: Int = 300, file: StaticString = #filePath, line: UInt = #line) throws -> NodeID {
+        _ = run(upTo: ticks) { $0.leader != nil }
+        return try XCTUnwrap(leader, "no leader within \(ticks) ticks (seed \(seed))", file: file, line: line)
     }
 
     /// Indexes every live node has applied.

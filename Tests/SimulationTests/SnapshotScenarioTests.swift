@@ -26,9 +26,9 @@ final class SnapshotScenarioTests: XCTestCase {
         }
     }
 
-    func testLaggingFollowerCatchesUpThroughSnapshot() {
+    func testLaggingFollowerCatchesUpThroughSnapshot() throws {
         let c = compactingCluster(seed: 301)
-        let l = c.awaitLeader()
+        let l = try c.awaitLeader()
         let f = c.ids.first { $0 != l }!
         c.partition([[f], c.ids.filter { $0 != f }])
         commit(c, 100)
@@ -44,7 +44,7 @@ final class SnapshotScenarioTests: XCTestCase {
 
     func testLeaderChangesMidTransfer() throws {
         let c = compactingCluster(seed: 302, nodes: 5, chunk: 16)
-        let l = c.awaitLeader()
+        let l = try c.awaitLeader()
         let f = c.ids.first { $0 != l }!
         c.partition([[f], c.ids.filter { $0 != f }])
         commit(c, 80)
@@ -62,9 +62,9 @@ final class SnapshotScenarioTests: XCTestCase {
         c.assertNoViolation()
     }
 
-    func testReceiverCrashesMidTransfer() {
+    func testReceiverCrashesMidTransfer() throws {
         let c = compactingCluster(seed: 303, chunk: 16)
-        let l = c.awaitLeader()
+        let l = try c.awaitLeader()
         let f = c.ids.first { $0 != l }!
         c.partition([[f], c.ids.filter { $0 != f }])
         commit(c, 80)
@@ -78,25 +78,25 @@ final class SnapshotScenarioTests: XCTestCase {
         c.assertNoViolation()
     }
 
-    func testRestartFromSnapshotAndLogTail() {
+    func testRestartFromSnapshotAndLogTail() throws {
         let c = compactingCluster(seed: 304)
-        _ = c.awaitLeader()
+        _ = try c.awaitLeader()
         commit(c, 60)
         for id in c.ids { c.crash(id) }
         for id in c.ids { c.restart(id) }
-        _ = c.awaitLeader()
+        _ = try c.awaitLeader()
         XCTAssertTrue(c.run(upTo: 300) { c in c.ids.allSatisfy { c.value("s4", on: $0) != nil } && Set(c.appliedIndexes.values).count == 1 })
         for id in c.ids { XCTAssertGreaterThan(c.node(id)!.log.compactedIndex, 0, "n\(id) restarted from a snapshot") }
         c.assertNoViolation()
     }
 
-    func testSnapshotByBytesThreshold() {
+    func testSnapshotByBytesThreshold() throws {
         var o = SimCluster.Options()
         o.snapshotEvery = 0
         o.snapshotBytes = 1_000
         o.retainedTail = 5
         let c = SimCluster(nodes: 3, seed: 305, options: o)
-        _ = c.awaitLeader()
+        _ = try c.awaitLeader()
         commit(c, 10) // about 10 x 40 bytes: below the threshold
         XCTAssertEqual(c.leader.flatMap { c.node($0)?.latestSnapshotIndex }, 0)
         commit(c, 40, from: 11)

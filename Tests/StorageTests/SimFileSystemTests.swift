@@ -1,5 +1,5 @@
 import Raft
-import Simulation
+import StorageTestSupport
 @testable import Storage
 import XCTest
 

@@ -128,18 +128,22 @@ public final class SimFileSystem: FileSystem {
     private static let enoent: Int32 = 2
     private static let enotdir: Int32 = 20
 
+    // On the UTF-8 view: Character-based counting made these the harness's hot spot.
     private func split(_ path: String) -> (dir: String, name: String) {
-        var p = Substring(path)
-        while p.count > 1 && p.hasSuffix("/") { p = p.dropLast() }
-        guard let slash = p.lastIndex(of: "/") else { return (".", String(p)) }
+        let p = trimmedSlashes(path)
+        guard let slash = p.utf8.lastIndex(of: UInt8(ascii: "/")) else { return (".", String(p)) }
         let dir = slash == p.startIndex ? "/" : String(p[..<slash])
-        return (dir, String(p[p.index(after: slash)...]))
+        return (dir, String(p[p.utf8.index(after: slash)...]))
     }
 
     private func normalized(_ path: String) -> String {
+        String(trimmedSlashes(path))
+    }
+
+    private func trimmedSlashes(_ path: String) -> Substring {
         var p = Substring(path)
-        while p.count > 1 && p.hasSuffix("/") { p = p.dropLast() }
-        return String(p)
+        while p.utf8.count > 1 && p.utf8.last == UInt8(ascii: "/") { p = p.dropLast() }
+        return p
     }
 
     private func lookup(_ path: String) -> Int? {

@@ -1,7 +1,7 @@
 import Raft
 import XCTest
 
-@testable import Simulation
+@testable import Linearizability
 
 /// Builds histories tersely: keys and values are strings, `nil` return means unknown.
 private struct History {
