@@ -39,7 +39,10 @@ let package = Package(
         .target(name: "CLI"),
         // The kvd runtime: Replica over Transport and the POSIX disk.
         .target(name: "Server", dependencies: ["Replica", "Service", "Raft", "KV", "Transport", "Wire", "Storage", "CLI", "Logging", "Posix"]),
-        .target(name: "KVClient", dependencies: ["Wire", "Transport", "KV"]),
+        // The client's session, routing and retry logic as a pure state machine (no I/O, no
+        // clock): KVClient and the simulator's clients are shells over it.
+        .target(name: "ClientCore", dependencies: ["KV"]),
+        .target(name: "KVClient", dependencies: ["ClientCore", "Wire", "Transport", "KV"]),
         .executableTarget(name: "kvd", dependencies: ["Server", "CLI", "Transport"]),
         .executableTarget(name: "kvctl", dependencies: ["KVClient", "CLI", "Wire"]),
         // An in-memory file system with crash semantics (torn writes, lost unsynced bytes),
@@ -48,7 +51,7 @@ let package = Package(
         // Wing-Gong linearizability checker over recorded key-value histories.
         .target(name: "Linearizability"),
         // Deterministic simulator: network, disk, clock, clients, checkers.
-        .target(name: "Simulation", dependencies: ["Raft", "KV", "Replica", "Service", "Wire", "Storage", "Heap", "StorageTestSupport", "Linearizability"], path: "Simulation",
+        .target(name: "Simulation", dependencies: ["Raft", "KV", "Replica", "Service", "Wire", "Storage", "Heap", "StorageTestSupport", "Linearizability", "ClientCore"], path: "Simulation",
                 // Speed: the harness is single-threaded per run; dynamic exclusivity checks on its
                 // classes cost ~10% of simulated throughput. Product modules keep them.
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
@@ -76,6 +79,7 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["KVClient", "Wire", "KV", "Codec", "Linearizability"]),
         .testTarget(name: "CLITests", dependencies: ["CLI"]),
         .testTarget(name: "LoggingTests", dependencies: ["Logging"]),
+        .testTarget(name: "ClientCoreTests", dependencies: ["ClientCore", "KV"]),
         .testTarget(name: "KVClientTests", dependencies: ["KVClient", "Wire", "Transport", "KV"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Wire", "Transport", "Raft", "KV", "Storage", "CLI", "Logging", "Codec", "Posix"]),
     ],

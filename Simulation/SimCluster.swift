@@ -9,7 +9,8 @@ import Wire
 /// What travels on the simulated network.
 public enum SimPacket {
     case raft(Message)
-    case request(LogCommand, token: UInt64)
+    /// `deadline`: the caller's own, in ticks from arrival (nil: `Options.clientDeadlineTicks`).
+    case request(LogCommand, token: UInt64, deadline: UInt64?)
     /// What kvd would put on the wire: the service's `reply(for:)` of the outcome. Boxed: a
     /// reply is a large enum, and packets are copied in and out of the network's slab.
     indirect case reply(token: UInt64, reply: ClientReply)
@@ -347,10 +348,12 @@ public final class SimCluster {
         sendRequest(from: client, to: node, .request(req))
     }
 
-    public func sendRequest(from client: UInt64, to node: NodeID, _ command: LogCommand) -> UInt64 {
+    /// `deadline`: how long the client waits for this attempt, in ticks (as KVClient sends its
+    /// attempt timeout); nil uses `Options.clientDeadlineTicks`.
+    public func sendRequest(from client: UInt64, to node: NodeID, _ command: LogCommand, deadline: UInt64? = nil) -> UInt64 {
         let token = nextToken
         nextToken += 1
-        network.send(from: client, to: node, .request(command, token: token), now: now, rng: &netRng)
+        network.send(from: client, to: node, .request(command, token: token, deadline: deadline), now: now, rng: &netRng)
         return token
     }
 
@@ -447,13 +450,13 @@ public final class SimCluster {
             countDelivery(m, to: r)
             r.receive(m)
             observe(to, r)
-        case let .request(req, token):
+        case let .request(req, token, callerDeadline):
             let origin = RequestOrigin(caller: from, requestID: token)
             // The simulated network may duplicate a packet; a client connection never does, so a
             // copy of a request still in flight is dropped rather than refused.
             guard let s = service(to), !s.isInFlight(origin) else { return }
             record(TraceEvent(tick: now, kind: .request, a: from, b: to, c: req.request?.sequence ?? 0))
-            let deadline = options.clientDeadlineTicks > 0 ? options.clientDeadlineTicks : nil
+            let deadline = callerDeadline ?? (options.clientDeadlineTicks > 0 ? options.clientDeadlineTicks : nil)
             if let refused = s.submit(req, from: origin, now: now, timeout: deadline) {
                 network.send(from: to, to: from, .reply(token: token, reply: s.reply(for: refused)), now: now, rng: &netRng)
             }

@@ -54,6 +54,11 @@ public struct SimulationConfig: Sendable, Equatable {
     public var workload: Workload?
     /// A run that delivers more messages than this has a message storm: it fails.
     public var maxDeliveries = 3_000_000
+    /// Requests each client pipelines (its session window); nil: drawn per seed (1, 4, 8, 16).
+    public var window: UInt64?
+    /// Short-lived clients churning through a small session table, so sessions are evicted
+    /// while their owners retry; nil: drawn per seed (one seed in three).
+    public var sessionChurn: Bool?
     public init() {}
 }
 
@@ -82,6 +87,11 @@ public struct SeedParameters: Sendable, Codable, Equatable, CustomStringConverti
     public var leaderBias: Double
     /// Whole disks are lost now and then (one seed in four with 3+ nodes).
     public var diskLoss: Bool
+    /// Requests each client keeps in flight (`ClientSession` window).
+    public var clientWindow: UInt64
+    /// Short-lived clients and a session table of clients + 1: sessions are evicted while
+    /// their owners retry, whose retries must come back `sessionExpired`.
+    public var sessionChurn: Bool
 
     /// Draws from the seed alone (a stream of its own, so a new draw here does not reshuffle
     /// the cluster's streams).
@@ -118,6 +128,11 @@ public struct SeedParameters: Sendable, Codable, Equatable, CustomStringConverti
         leaderBias = Double(r.below(11)) / 10
         // Drawn last, so that other draws keep their values.
         diskLoss = f.contains(.diskLoss) && nodes >= 3 && r.below(4) == 0
+        // After the disk-loss draw, which keeps its seeds.
+        let drawnWindow: UInt64 = [1, 4, 8, 16][Int(r.below(4))]
+        clientWindow = config.window ?? drawnWindow
+        let drawnChurn = r.below(3) == 0
+        sessionChurn = config.sessionChurn ?? drawnChurn
     }
 
     public var description: String {
@@ -125,7 +140,8 @@ public struct SeedParameters: Sendable, Codable, Equatable, CustomStringConverti
         return "nodes=\(nodes) workload=\(workload.rawValue) snapshotEvery=\(snapshotEvery) batch=\(maxEntriesPerAppend) window=\(maxInflightAppends) "
             + "checkQuorum=\(checkQuorum) diskLatency=0...\(diskLatency) midReadyCrash=\(pct(midReadyCrashRate)) crashAfterVote=\(pct(crashAfterVoteRate)) "
             + "drop=\(pct(dropRate)) dup=\(pct(duplicateRate)) delay=1...\(maxDelay) late=\(pct(longDelayRate))x\(longDelay) "
-            + "partition=\(pct(partitionRate)) crash=\(pct(crashRate)) restart=\(pct(restartRate)) pause=\(pct(pauseRate)) leaderBias=\(leaderBias) diskLoss=\(diskLoss)"
+            + "partition=\(pct(partitionRate)) crash=\(pct(crashRate)) restart=\(pct(restartRate)) pause=\(pct(pauseRate)) leaderBias=\(leaderBias) diskLoss=\(diskLoss) "
+            + "clientWindow=\(clientWindow) sessionChurn=\(sessionChurn)"
     }
 }
 
@@ -142,6 +158,9 @@ public struct SimulationReport: Sendable, Codable {
     public var deliveries = 0
     public var operations = 0
     public var retries = 0
+    /// Requests answered `sessionExpired`, and the most one client had in flight at once.
+    public var expirations = 0
+    public var maxInFlight = 0
     public var restarts = 0
     public var maxTerm: Term = 0
     public var traceHash: UInt64 = 0
@@ -191,6 +210,10 @@ struct SimulationRun {
         opts.diskLatency = p.diskLatency
         opts.midReadyCrashRate = p.midReadyCrashRate
         opts.crashAfterVoteRate = p.crashAfterVoteRate
+        // Churn: a table one larger than the clients, so abandoned sessions are evicted first and
+        // a live client's session only when it is the least recently used (retrying a request
+        // that does not commit). Smaller tables thrash: registrations evict each other forever.
+        if p.sessionChurn { opts.sessionLimits = SessionLimits(maxSessions: config.clients + 1) }
         cluster = SimCluster(nodes: p.nodes, seed: config.seed, options: opts)
         rng = cluster.faultRng.fork()
         var net = NetworkFaults()
@@ -201,7 +224,8 @@ struct SimulationRun {
         net.longDelay = p.longDelay
         cluster.network.faults = net
         clients = SimClients(count: config.clients, keys: config.keys, nodes: cluster.ids,
-                             timeoutTicks: UInt64(4 * opts.electionTicks), rng: rng.fork())
+                             timeoutTicks: UInt64(4 * opts.electionTicks), rng: rng.fork(),
+                             window: p.clientWindow, churn: p.sessionChurn ? 1...4 : nil)
         report = SimulationReport(seed: config.seed, parameters: p)
         if p.workload == .divergent { divergent = DivergentLogs() }
         diskRng = SeededRandom(seed: config.seed ^ 0xD15C_1055)
@@ -274,6 +298,8 @@ struct SimulationRun {
         report.deliveries = cluster.network.delivered
         report.operations = clients.completedOps
         report.retries = clients.retries
+        report.expirations = clients.expirations
+        report.maxInFlight = clients.maxInFlight
         report.restarts = cluster.restarts
         report.maxTerm = cluster.maxTerm
         report.traceHash = cluster.traceHash

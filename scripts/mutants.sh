@@ -10,7 +10,7 @@
 #   --only    run just these mutants
 #   --rotate  run N mutants chosen by today's date (CI: a bounded, rotating subset)
 #   --list    print the mutant names and exit
-# Anchors are text in Sources/Raft: a change to an anchored line must update its anchor so
+# Anchors are text in Sources/Raft (and Sources/KV for the session mutant): a change to an anchored line must update its anchor so
 # the mutant still means the same bug (the script fails loudly when an anchor is missing).
 set -u
 cd "$(dirname "$0")/.."
@@ -93,6 +93,13 @@ add recovery-on-old-term-commit Sources/Raft/RaftNode.swift \
   'log.term(at: recoveryTarget) == term else { return }' \
   'true else { return }' \
   "recovery ends on a commit index of an earlier term"
+add evicted-retry-applied Sources/KV/KVStateMachine.swift \
+  '        case let .refused(answer):
+            return answer' \
+  '        case let .refused(answer):
+            if answer == .sessionExpired, !sessions.isRegistered(req.clientID) { return store.execute(req.command, at: index) }
+            return answer' \
+  "an evicted session's retry is applied as new (issue #15)"
 
 if [ $list = 1 ]; then
   missing=0
@@ -121,8 +128,8 @@ else
   chosen=("${!names[@]}")
 fi
 
-if ! git diff --quiet -- Sources/Raft; then echo "Sources/Raft has uncommitted changes; commit or stash them first" >&2; exit 2; fi
-restore() { git checkout -q -- Sources/Raft; }
+if ! git diff --quiet -- Sources/Raft Sources/KV; then echo "Sources/Raft or Sources/KV has uncommitted changes; commit or stash them first" >&2; exit 2; fi
+restore() { git checkout -q -- Sources/Raft Sources/KV; }
 trap restore EXIT
 
 mutate() { # file, old, new

@@ -20,6 +20,7 @@ parser.int("value-size", default: 4096, range: 1...1_048_576, help: "bytes of th
 parser.duration("duration", default: .seconds(10), help: "length of each phase")
 parser.int("pid", default: 0, range: 0...Int(Int32.max), help: "server pid to sample descriptors and RSS of (0: none)")
 parser.string("source", default: "127.0.0.2", help: "source address of the slow readers (a loopback alias)")
+parser.bool("probe", default: false, help: "only show what one more slow reader's replies are (2000 gets, then read them) while --readers others run")
 
 let flags: ParsedFlags
 do { flags = try parser.parse(Array(CommandLine.arguments.dropFirst())) } catch {
@@ -138,12 +139,52 @@ func measure(_ client: KVClient, label: String) async -> [Double] {
 
 func pct(_ l: [Double], _ p: Double) -> Double { l.isEmpty ? .nan : l[min(l.count - 1, Int(Double(l.count) * p))] }
 
+/// Diagnostic: what does a slow reader get back? Sends 2000 gets, waits, reads and counts reply kinds.
+func probe(_ key: [UInt8]) {
+    guard let fd = dial(), sendAll(fd, ClientCall.register.encodedFrame(requestID: 1)), case let .kv(.registered(id))? = readReply(fd) else {
+        fail("probe: could not register")
+    }
+    var batch: [UInt8] = []
+    for seq in UInt64(1)...2000 {
+        batch += ClientCall.kv(ClientRequest(clientID: id, sequence: seq, firstUnacknowledged: seq, command: .get(key: key)))
+            .encodedFrame(requestID: seq + 1)
+    }
+    _ = sendAll(fd, batch)
+    sleep(2)
+    var decoder = FrameDecoder(channel: .any)
+    var kinds: [String: Int] = [:]
+    var buf = [UInt8](repeating: 0, count: 1 << 20)
+    var tv = timeval(tv_sec: 1, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    while true {
+        let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        guard n > 0, let frames = try? decoder.decode(buf.prefix(n)) else { break }
+        for f in frames {
+            let kind: String
+            switch try? ClientReply.decode(f) {
+            case let .kv(.value(v))?: kind = "value(\(v?.count ?? -1) B)"
+            case let .error(e)?: kind = "error \(e)".prefix(60).description
+            case let r?: kind = "\(r)".prefix(40).description
+            case nil: kind = "undecodable"
+            }
+            kinds[kind, default: 0] += 1
+        }
+    }
+    for (k, v) in kinds.sorted(by: { $0.value > $1.value }) { print("\(v) x \(k)") }
+    exit(0)
+}
+
 let client: KVClient
 do {
     client = try KVClient(configuration: KVClientConfiguration(endpoints: endpoints, commandTimeout: .seconds(10)))
 } catch { fail("\(error)") }
 let key = Array("slow-readers-big".utf8)
 do { _ = try await client.put(key, [UInt8](repeating: 7, count: valueSize)) } catch { fail("setup put: \(error)") }
+if flags.bool("probe") {
+    for _ in 0..<readers { Thread { slowReader(key) }.start() }  // the crowd first, then look at one reader's replies
+    if readers > 0 { sleep(3) }
+    probe(key)
+}
 
 if let s = sample() { print(String(format: "server before: %d fds, %.1f MiB RSS", s.fds, s.rssMiB)) }
 let alone = await measure(client, label: "alone")

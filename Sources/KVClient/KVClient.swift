@@ -1,3 +1,4 @@
+import ClientCore
 import KV
 import Synchronization
 import Transport
@@ -16,17 +17,20 @@ import Wire
 /// The client registers a session through the log before its first key-value call; if the
 /// cluster evicts it, the call in flight fails with `sessionExpired` (outcome unknown) and
 /// the next call registers a new session.
+///
+/// All decisions (session, window, routing, back-off) are made by `ClientCore`, a pure
+/// state machine the simulator's clients run too; this class adds sockets, real time and
+/// the async API.
 public final class KVClient: Sendable {
     public let configuration: KVClientConfiguration
     private let transport: ClientTransport
     private let state: Mutex<State>
+    private let clock = ContinuousClock()
+    /// Origin of the core's `ClientTime`.
+    private let origin: ContinuousClock.Instant
 
     struct State: Sendable {
-        /// Nil until registered, and again after the cluster expired it.
-        var session: ClientSession?
-        /// A registration call is out; others wait for it.
-        var registering = false
-        var router: EndpointRouter
+        var core: ClientCore<SocketAddress>
         var closed = false
         /// Calls waiting for a session or for the session window to have room.
         var windowWaiters: [CheckedContinuation<Void, Never>] = []
@@ -53,9 +57,11 @@ public final class KVClient: Sendable {
         guard !addresses.isEmpty else { throw .invalidEndpoint("", reason: "no endpoints given") }
         self.configuration = configuration
         self.transport = try ClientTransport(dialTimeout: configuration.dialTimeout)
-        self.state = Mutex(State(
-            router: EndpointRouter(endpoints: addresses, downMin: configuration.endpointDownMin,
-                                   downMax: configuration.endpointDownMax)))
+        self.origin = clock.now
+        self.state = Mutex(State(core: ClientCore(
+            endpoints: addresses, window: configuration.sessionWindow,
+            policy: RetryPolicy(backoffMin: configuration.retryBackoffMin, backoffMax: configuration.retryBackoffMax),
+            downMin: configuration.endpointDownMin, downMax: configuration.endpointDownMax)))
     }
 
     deinit { transport.shutdown() }
@@ -72,13 +78,13 @@ public final class KVClient: Sendable {
     }
 
     /// The endpoints this client was configured with, normalised.
-    public var endpoints: [String] { state.withLock { $0.router.endpoints.map(\.description) } }
+    public var endpoints: [String] { state.withLock { $0.core.router.endpoints.map(\.description) } }
 
     /// The session id the cluster assigned (nil before the first call registers one).
-    public var sessionID: UInt64? { state.withLock { $0.session?.clientID } }
+    public var sessionID: UInt64? { state.withLock { $0.core.session.sessionID } }
 
     /// Where the client currently believes the leader is.
-    public var leaderHint: String? { state.withLock { $0.router.leader?.description } }
+    public var leaderHint: String? { state.withLock { $0.core.router.leader?.description } }
 
     // MARK: Key-value operations
 
@@ -156,57 +162,44 @@ public final class KVClient: Sendable {
             if case let .members(m) = reply { return m }
             return nil
         }
-        state.withLock { $0.router.learnMembers(list.map { ($0.id, $0.clientURL) }) }
+        learn(list)
         return list
     }
 
-    // MARK: Internals
-
-    /// One call's place in a session.
-    struct SessionSlot {
-        let sessionID: UInt64
-        let sequence: UInt64
-    }
+    // MARK: Session (the core decides; this waits and wakes)
 
     /// Takes the next sequence, registering a session first if there is none and waiting
     /// while the session window is full.
     private func begin(_ command: KVCommand) async throws(KVClientError) -> SessionSlot {
         try Self.validate(command)
-        let limit = configuration.sessionWindow
-        enum Step { case go(SessionSlot), register, wait }
         while true {
-            let step = try state.withLock { s throws(KVClientError) -> Step in
+            let step = try state.withLock { s throws(KVClientError) -> ClientSession.Start in
                 if s.closed { throw .closed }
-                if var session = s.session {
-                    guard session.window < limit else { return .wait }
-                    let slot = SessionSlot(sessionID: session.clientID, sequence: session.begin())
-                    s.session = session
-                    return .go(slot)
-                }
-                if s.registering { return .wait }
-                s.registering = true
-                return .register
+                return s.core.session.start()
             }
             switch step {
             case let .go(slot): return slot
             case .register: try await register()
-            case .wait:
-                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                    // Checked again under the lock so a change between the two cannot be missed.
-                    let wake = state.withLock { s -> Bool in
-                        if s.closed { return true }
-                        if let session = s.session, session.window < limit { return true }
-                        if s.session == nil && !s.registering { return true }
-                        s.windowWaiters.append(c)
-                        return false
-                    }
-                    if wake { c.resume() }
-                }
+            case .wait: await waitForSessionChange()
             }
         }
     }
 
-    /// Registers a new session through the log (the caller set `registering`).
+    private func waitForSessionChange() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            // Checked again under the lock so a change between the two cannot be missed.
+            let wake = state.withLock { s -> Bool in
+                let session = s.core.session
+                if s.closed || (session.sessionID == nil && !session.registering) { return true }
+                if session.sessionID != nil && session.windowUsed < session.window { return true }
+                s.windowWaiters.append(c)
+                return false
+            }
+            if wake { c.resume() }
+        }
+    }
+
+    /// Registers a new session through the log (this caller was told `.register`).
     private func register() async throws(KVClientError) {
         let outcome: Result<UInt64, KVClientError>
         do {
@@ -217,34 +210,18 @@ public final class KVClient: Sendable {
         } catch {
             outcome = .failure(error)
         }
-        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            s.registering = false
-            if case let .success(id) = outcome { s.session = ClientSession(clientID: id) }
-            defer { s.windowWaiters.removeAll() }
-            return s.windowWaiters
+        updateSession { session in
+            if case let .success(id) = outcome { session.registered(id) } else { session.registrationFailed() }
         }
-        for w in waiters { w.resume() }
         _ = try outcome.get()
     }
 
-    private func finish(_ slot: SessionSlot) {
-        let limit = configuration.sessionWindow
-        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            guard var session = s.session, session.clientID == slot.sessionID else { return [] }
-            session.finish(slot.sequence)
-            s.session = session
-            guard session.window < limit, !s.windowWaiters.isEmpty else { return [] }
-            defer { s.windowWaiters.removeAll() }
-            return s.windowWaiters
-        }
-        for w in waiters { w.resume() }
-    }
+    private func finish(_ slot: SessionSlot) { updateSession { $0.finish(slot) } }
 
-    /// The cluster no longer knows `sessionID`: the next call registers a new session.
-    private func expire(_ sessionID: UInt64) {
+    /// Changes the session under the lock, then wakes every waiting call to re-check.
+    private func updateSession(_ change: (inout ClientSession) -> Void) {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            guard s.session?.clientID == sessionID else { return [] }
-            s.session = nil
+            change(&s.core.session)
             defer { s.windowWaiters.removeAll() }
             return s.windowWaiters
         }
@@ -262,121 +239,126 @@ public final class KVClient: Sendable {
         }
     }
 
-    /// Runs one key-value command with its fixed sequence until it gets a result.
+    /// Runs one key-value command in its fixed slot until it gets a result.
     private func withFailover<T>(_ operation: String, _ slot: SessionSlot, _ command: KVCommand,
                                  _ extract: (KVResult) -> T?) async throws(KVClientError) -> T {
         try await attempts(operation, call: {
-            // Recomputed per attempt: other calls may have finished meanwhile. Never above
-            // this call's own sequence (it has not been answered).
-            let fua = self.state.withLock { s in
-                s.session?.clientID == slot.sessionID ? s.session!.firstUnacknowledged : slot.sequence
-            }
-            return .kv(ClientRequest(clientID: slot.sessionID, sequence: slot.sequence,
-                                     firstUnacknowledged: min(fua, slot.sequence), command: command))
+            .kv(self.state.withLock { $0.core.session.request(slot, command) })
         }) { (reply: ClientReply) throws(KVClientError) -> T? in
             guard case let .kv(result) = reply else { return nil }
             if result == .sessionExpired {
-                expire(slot.sessionID)
+                updateSession { $0.expired(slot.sessionID) }
                 throw .sessionExpired(sequence: slot.sequence)
             }
             return extract(result)
         }
     }
 
+    // MARK: Attempts (the core decides where and when; this sends and sleeps)
+
+    private var now: ClientTime { clock.now - origin }
+
     /// The retry loop shared by every routed call: pick an endpoint, send, and on failure
-    /// redirect, fail over or back off until the command deadline.
+    /// let the core decide (redirect, fail over, back off) until the command deadline.
     private func attempts<T>(_ operation: String, call makeCall: () -> ClientCall,
                              decode: (ClientReply) throws(KVClientError) -> T?) async throws(KVClientError) -> T {
-        let clock = ContinuousClock()
-        let timeout = configuration.commandTimeout
-        let deadline = clock.now + timeout
-        var log = AttemptLog(operation: operation, timeout: timeout)
-        var backoff = configuration.retryBackoffMin
-        var redirectsInRow = 0
-
-        func pause() async throws(KVClientError) {
-            let wait = min(backoff, deadline - clock.now)
-            backoff = min(backoff * 2, configuration.retryBackoffMax)
-            guard wait > .zero else { return }
-            do { try await Task.sleep(for: wait) } catch { throw .cancelled }
-        }
-
+        let policy = state.withLock { $0.core.policy }
+        var retry = CallRetry(now: now, timeout: configuration.commandTimeout, policy: policy)
+        var log = AttemptLog(operation: operation, timeout: configuration.commandTimeout)
         while true {
             if Task.isCancelled { throw .cancelled }
-            let now = clock.now
-            guard now < deadline else { throw log.finalError() }
-            let target: SocketAddress
-            switch state.withLock({ $0.router.next(now: now) }) {
-            case let .success(e): target = e
-            case let .failure(w):
-                // Every endpoint is backing off: sleep until the first comes back.
-                let wait = min(w.instant, deadline) - now
-                if wait > .zero { do { try await Task.sleep(for: wait) } catch { throw .cancelled } }
-                continue
-            }
+            guard !retry.expired(now: now) else { throw log.finalError() }
+            guard let target = try await nextTarget(before: retry) else { continue }
             log.tried(target.description)
-            let attemptTimeout = min(deadline - now, configuration.attemptTimeout)
-            let result = await transport.call(makeCall(), to: target, timeout: attemptTimeout)
-
-            switch result {
+            let base = retry.attemptTimeout(base: configuration.attemptTimeout)
+            let attemptTimeout = min(retry.remaining(now: now) ?? base, base)
+            switch await transport.call(makeCall(), to: target, timeout: attemptTimeout) {
             case let .success(.error(e)):
-                log.answered(by: target, e)
-                if let fatal = Self.map(e, at: target.description) { throw fatal }
-                switch e {
-                case let .notLeader(id, address):
-                    var moved = state.withLock { $0.router.redirect(leaderID: id, address: address, from: target) }
-                    if !moved && id != 0 {
-                        await learnMembers(from: target, deadline: deadline)
-                        moved = state.withLock { $0.router.redirect(leaderID: id, address: address, from: target) }
-                    }
-                    redirectsInRow += 1
-                    // Stale hints can ping-pong during an election: slow down after a few.
-                    if !moved || redirectsInRow > 3 { try await pause() }
-                case .shuttingDown:
-                    state.withLock { $0.router.failed(target, now: clock.now) }
-                default:  // unavailable, timeout, busy: the cluster is working on it.
-                    if case .unavailable = e { state.withLock { $0.router.forgetLeader() } }
-                    try await pause()
-                }
+                try await serverRefused(e, at: target, retry: &retry, log: &log)
             case let .success(reply):
                 guard let value = try decode(reply) else {
                     throw .protocolViolation("\(target) answered \(operation) with \(reply)")
                 }
-                state.withLock { $0.router.succeeded(target) }
+                state.withLock { $0.core.succeeded(at: target) }
                 return value
             case let .failure(f):
-                log.failed(at: target, f)
-                redirectsInRow = 0
-                switch f {
-                case .dial:
-                    state.withLock { $0.router.failed(target, now: clock.now) }
-                    if log.nobodyListening(on: state.withLock({ $0.router.endpoints }), times: 3) { throw log.finalError() }
-                case .timedOut:
-                    // Paused or partitioned: stop waiting on it. Other calls on that
-                    // connection fail over too; their retries keep their sequences.
-                    state.withLock { $0.router.failed(target, now: clock.now) }
-                    transport.disconnect(target)
-                case .connectionLost:
-                    state.withLock { $0.router.forgetLeader() }
-                    try await pause()
-                case .serverClosed(.busy), .serverClosed(.shuttingDown):
-                    // The server refused the whole connection (too many connections, or it
-                    // is stopping) before reading a request: back off, try the others.
-                    state.withLock { $0.router.failed(target, now: clock.now) }
-                    try await pause()
-                case .serverClosed, .protocolError, .cancelled, .loopShutdown:
-                    throw Self.map(f, operation: operation, timeout: timeout, at: target.description)
-                }
+                try await attemptFailed(f, at: target, operation: operation, retry: &retry, log: &log)
             }
         }
     }
 
-    private func learnMembers(from target: SocketAddress, deadline: ContinuousClock.Instant) async {
-        let wait = min(configuration.attemptTimeout, deadline - ContinuousClock().now)
-        guard wait > .zero else { return }
-        if case let .success(.members(list)) = await transport.call(.memberList, to: target, timeout: wait) {
-            state.withLock { $0.router.learnMembers(list.map { ($0.id, $0.clientURL) }) }
+    /// The endpoint for the next attempt; nil after sleeping while every endpoint backs off.
+    private func nextTarget(before retry: CallRetry) async throws(KVClientError) -> SocketAddress? {
+        switch state.withLock({ $0.core.target(now: now) }) {
+        case let .success(e): return e
+        case let .failure(w):
+            try await sleep(min(w.time, retry.deadline ?? w.time) - now)
+            return nil
         }
+    }
+
+    /// A server answered with an error: fatal ones end the call, the rest go to the core.
+    private func serverRefused(_ e: ClientError, at target: SocketAddress, retry: inout CallRetry,
+                               log: inout AttemptLog) async throws(KVClientError) {
+        log.answered(by: target, e)
+        if let fatal = Self.map(e, at: target.description) { throw fatal }
+        let event: AttemptEvent<SocketAddress>
+        switch e {
+        case let .notLeader(id, address): event = .notLeader(leaderID: id, leader: address.flatMap { try? SocketAddress(parsing: $0) })
+        case .shuttingDown: event = .shuttingDown
+        case .unavailable: event = .unavailable
+        case .timeout: event = .serverTimedOut
+        default: event = .busy  // busy: the cluster is working on it
+        }
+        var decision = state.withLock { $0.core.handle(event, at: target, call: &retry, now: now) }
+        if decision == .learnMembers {
+            await learnMembers(from: target, before: retry)
+            decision = state.withLock { $0.core.handle(event, at: target, call: &retry, now: now, afterLearning: true) }
+        }
+        if case let .retry(after: wait) = decision { try await sleep(wait) }
+    }
+
+    /// No reply from `target`: a transport failure. Some end the call; the rest go to the core.
+    private func attemptFailed(_ f: CallFailure, at target: SocketAddress, operation: String,
+                               retry: inout CallRetry, log: inout AttemptLog) async throws(KVClientError) {
+        log.failed(at: target, f)
+        let event: AttemptEvent<SocketAddress>
+        switch f {
+        case .dial: event = .dialFailed
+        case .timedOut:
+            // Paused or partitioned: stop waiting on it. Other calls on that connection fail
+            // over too; their retries keep their sequences.
+            event = .timedOut
+            transport.disconnect(target)
+        case .connectionLost: event = .connectionLost
+        case .serverClosed(.busy), .serverClosed(.shuttingDown):
+            // The server refused the whole connection (too many connections, or it is
+            // stopping) before reading a request: back off, try the others.
+            event = .connectionRefused
+        case .serverClosed, .protocolError, .cancelled, .loopShutdown:
+            throw Self.map(f, operation: operation, timeout: configuration.commandTimeout, at: target.description)
+        }
+        let decision = state.withLock { $0.core.handle(event, at: target, call: &retry, now: now) }
+        if case .dial = f, log.nobodyListening(on: state.withLock({ $0.core.router.endpoints }), times: 3) {
+            throw log.finalError()
+        }
+        if case let .retry(after: wait) = decision { try await sleep(wait) }
+    }
+
+    private func sleep(_ wait: Duration) async throws(KVClientError) {
+        guard wait > .zero else { return }
+        do { try await Task.sleep(for: wait) } catch { throw .cancelled }
+    }
+
+    private func learn(_ list: [MemberInfo]) {
+        let members = list.compactMap { m in (try? SocketAddress(parsing: m.clientURL)).map { (id: m.id, endpoint: $0) } }
+        state.withLock { $0.core.router.learnMembers(members) }
+    }
+
+    private func learnMembers(from target: SocketAddress, before retry: CallRetry) async {
+        let wait = min(configuration.attemptTimeout, retry.remaining(now: now) ?? configuration.attemptTimeout)
+        guard wait > .zero else { return }
+        if case let .success(.members(list)) = await transport.call(.memberList, to: target, timeout: wait) { learn(list) }
     }
 
     /// Server errors that end a call at once; nil for the ones worth retrying.

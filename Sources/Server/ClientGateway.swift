@@ -166,6 +166,10 @@ final class ClientGateway: @unchecked Sendable {
             guard let self, let client else { return }
             self.closed(client, error)
         }
+        connection.onOutboundDrained = { [weak self, weak client] in
+            guard let self, let client else { return }
+            self.updateHold(client)
+        }
         log.debug("client connected", ["addr": connection.peerAddress, "conn": id])
     }
 
@@ -200,11 +204,17 @@ final class ClientGateway: @unchecked Sendable {
         } catch {
             if !streamError(error, on: client) { return }
         }
-        while client.connection.isOpen, !client.failed {
+        handleBuffered(client)
+    }
+
+    /// Handles the frames the decoder holds, stopping (frames stay buffered) while the
+    /// connection is held at its in-flight share.
+    private func handleBuffered(_ client: ClientConnection) {
+        while client.connection.isOpen, !client.failed, !client.connection.holdReads {
             do {
                 guard let frame = try client.decoder.next() else { return }
                 handle(frame, from: client)
-                holdReadsIfFull(client)
+                updateHold(client)
             } catch {
                 if !streamError(error, on: client) { return }
             }
@@ -297,24 +307,40 @@ final class ClientGateway: @unchecked Sendable {
     func deliver(_ origin: RequestOrigin, _ outcome: ClientOutcome) {
         guard let client = connections[origin.caller], let service else { return }
         send(service.reply(for: outcome), to: client, requestID: origin.requestID)
-        if client.connection.isOpen, client.connection.holdReads, service.inFlight(caller: client.id) < inFlightShare {
-            client.connection.holdReads = false
-        }
+        updateHold(client)
     }
 
     /// Backpressure and fairness: a connection with its share of the in-flight slots is not
     /// read until one of its requests completes, so its next requests wait in TCP instead of
     /// costing a `busy` each, and connections that pipeline hard (or never read) can never
     /// fill the global table and lock a well-behaved client out. The share is the per-
-    /// connection cap, or an equal part of the global one when many connections are open.
-    private func holdReadsIfFull(_ client: ClientConnection) {
-        guard let service, client.connection.isOpen, !client.connection.holdReads,
-              service.inFlight(caller: client.id) >= inFlightShare else { return }
-        client.connection.holdReads = true
+    /// connection cap, or an equal part of half the global one when many connections are open.
+    /// Also held while its replies are not being drained (more than `holdAboveOutboundBytes`
+    /// unsent): a reader that does not read gets no new requests admitted.
+    private func updateHold(_ client: ClientConnection) {
+        let connection = client.connection
+        guard let service, connection.isOpen, !client.failed else { return }
+        let hold = service.inFlight(caller: client.id) >= inFlightShare
+            || connection.pendingOutboundBytes > Self.holdAboveOutboundBytes
+        guard hold != connection.holdReads else { return }
+        connection.holdReads = hold
+        guard !hold else { return }
+        // Frames that arrived before the hold are still buffered: handle them after the
+        // current batch (not from inside the replica's reply callback).
+        let id = client.id
+        try? loop.execute { [weak self] in
+            guard let self, let client = self.connections[id] else { return }
+            self.handleBuffered(client)
+        }
     }
 
+    /// Unsent reply bytes past which a connection's further requests are not read.
+    static let holdAboveOutboundBytes = 64 << 10
+
+    /// Half the global table shared equally: the other half stays free for newcomers, so
+    /// the connections already pipelining can never fill it between them.
     private var inFlightShare: Int {
-        min(limits.maxInflightPerConnection, max(8, limits.maxPendingTotal / max(1, connections.count)))
+        min(limits.maxInflightPerConnection, max(8, limits.maxPendingTotal / max(2, 2 * connections.count)))
     }
 
     /// Answers requests past their deadline with `timeout`: outcome unknown, retry with the

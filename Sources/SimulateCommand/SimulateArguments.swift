@@ -34,6 +34,9 @@ public struct SimulateArguments: Sendable, Equatable {
         p.int("snapshot-every", default: nil, range: 0...Int.max,
               help: "snapshot and compact every N entries (0: never; default: a share of seeds draw a small interval)")
         p.string("workload", default: nil, help: "force a workload: " + Workload.allCases.map(\.rawValue).joined(separator: ", ") + " (default: each seed draws)")
+        p.int("window", default: nil, range: 1...256, help: "requests each client pipelines (default: each seed draws 1, 4, 8 or 16)")
+        p.choice("session-churn", choices: ["on", "off"], default: nil,
+                 help: "short-lived clients evicting sessions from a small table (default: one seed in three)")
         p.int("jobs", default: 2, range: 1...64, help: "seeds run in parallel, each job in its own child process (output order is unchanged)")
         p.bool("quiet", help: "print only failures and the summary")
         p.bool("check-determinism", help: "run every seed twice and compare trace hashes")
@@ -95,6 +98,8 @@ public struct SimulateArguments: Sendable, Equatable {
             }
             a.config.workload = wl
         }
+        a.config.window = flags.int("window").map { UInt64($0) }
+        a.config.sessionChurn = flags.string("session-churn").map { $0 == "on" }
         a.jobs = flags.int("jobs")!
         a.quiet = flags.bool("quiet")
         a.checkDeterminism = flags.bool("check-determinism")
@@ -120,6 +125,8 @@ public struct SimulateArguments: Sendable, Equatable {
         }
         if let s = c.snapshotEvery { f += ["--snapshot-every", String(s)] }
         if let w = c.workload { f += ["--workload", w.rawValue] }
+        if let w = c.window { f += ["--window", String(w)] }
+        if let churn = c.sessionChurn { f += ["--session-churn", churn ? "on" : "off"] }
         return f
     }
 

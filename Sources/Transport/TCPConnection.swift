@@ -47,6 +47,8 @@ public final class TCPConnection: @unchecked Sendable, EventHandler {
     public var onBytes: (([UInt8]) -> Void)?
     /// Fires once: nil for a clean close (ours or the peer's EOF), otherwise the cause.
     public var onClose: ((TransportError?) -> Void)?
+    /// Fires when a flush empties the outbound queue (the peer is reading again).
+    public var onOutboundDrained: (() -> Void)?
 
     private let fd: Int32
     private var registrationID: UInt64 = 0
@@ -164,6 +166,7 @@ public final class TCPConnection: @unchecked Sendable, EventHandler {
         }
         setWatchingWritable(false)
         if closeWhenFlushed { close(nil) }
+        if open { onOutboundDrained?() }
     }
 
     private func setWatchingWritable(_ on: Bool) {
@@ -265,6 +268,7 @@ public final class TCPConnection: @unchecked Sendable, EventHandler {
         let callback = onClose
         onClose = nil
         onBytes = nil
+        onOutboundDrained = nil
         callback?(error)
     }
 

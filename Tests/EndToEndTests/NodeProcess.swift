@@ -18,7 +18,7 @@ final class NodeProcess: @unchecked Sendable {
     var extraArguments: [String] = []
 
     init(name: String, index: Int, clientPort: Int, peerPort: Int, dataDir: URL, logFile: URL,
-         initialCluster: String, executable: URL, tickMs: Int, electionTicks: Int) {
+         initialCluster: String, executable: URL, tickMs: Int, electionTicks: Int, extraArguments: [String] = []) {
         self.name = name
         self.index = index
         clientAddress = "127.0.0.1:\(clientPort)"
@@ -32,7 +32,7 @@ final class NodeProcess: @unchecked Sendable {
             "--initial-cluster", initialCluster, "--initial-cluster-token", "e2e",
             "--tick-ms", String(tickMs), "--election-ticks", String(electionTicks), "--heartbeat-ticks", "1",
             "--request-timeout", "2s", "--log-level", "info",
-        ]
+        ] + extraArguments
     }
 
     var isRunning: Bool { process?.isRunning ?? false }

@@ -15,7 +15,8 @@ final class ProcessCluster: @unchecked Sendable {
     /// For status polls: short timeouts so a paused node costs little.
     private let prober: KVClient
 
-    init(_ test: XCTestCase, size: Int, tickMs: Int = 20, electionTicks: Int = 10) throws {
+    /// `kvdArguments` are added to every member's command line.
+    init(_ test: XCTestCase, size: Int, tickMs: Int = 20, electionTicks: Int = 10, kvdArguments: [String] = []) throws {
         let kvd = try Binaries.kvd()
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("raftkv-e2e-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -27,7 +28,8 @@ final class ProcessCluster: @unchecked Sendable {
         nodes = (0..<size).map { i in
             NodeProcess(name: "n\(i + 1)", index: i, clientPort: ports[i], peerPort: ports[size + i],
                         dataDir: dir.appendingPathComponent("n\(i + 1)"), logFile: dir.appendingPathComponent("n\(i + 1).log"),
-                        initialCluster: initial, executable: kvd, tickMs: tickMs, electionTicks: electionTicks)
+                        initialCluster: initial, executable: kvd, tickMs: tickMs, electionTicks: electionTicks,
+                        extraArguments: kvdArguments)
         }
         prober = try KVClient(configuration: KVClientConfiguration(
             endpoints: nodes.map(\.clientAddress), dialTimeout: .milliseconds(300), commandTimeout: .milliseconds(500)))

@@ -43,6 +43,18 @@ struct RawSocket {
         }
     }
 
+    /// One read: whatever arrives first (empty on timeout; closed when the peer closed).
+    func receiveSome() -> (bytes: [UInt8], closed: Bool) {
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 { return (Array(buf[0..<n]), false) }
+            if n == 0 { return ([], true) }
+            if errno == EINTR { continue }
+            return ([], errno != EAGAIN && errno != EWOULDBLOCK)
+        }
+    }
+
     /// Reads until at least `count` bytes arrived, the peer closed, or the timeout.
     func receive(atLeast count: Int) -> [UInt8] {
         var out: [UInt8] = []
