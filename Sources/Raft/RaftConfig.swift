@@ -15,7 +15,9 @@ public struct RaftConfig: Sendable {
     /// majority would vote for it; voters say yes only if they have not heard from a leader
     /// within the election timeout and its log is up to date. A node cut off from the
     /// cluster therefore never raises the term and never deposes a healthy leader on return.
-    public var preVote: Bool = true
+    /// Off by default until disk-loss recovery learns the terms of a majority: with PreVote on,
+    /// terms stay close enough for a wiped member to recover from a stale leader (docs/raft.md).
+    public var preVote: Bool = false
     /// Start in recovery: this member lost its storage (or some of it) under an identity the
     /// cluster already knows, so it may have voted and acknowledged entries it no longer
     /// holds. Until it has caught up with a leader (see `RaftNode.recovering`) it never

@@ -25,8 +25,8 @@ final class PreVoteRuleTests: XCTestCase {
         return nil
     }
 
-    func testPreVoteIsOnByDefault() {
-        XCTAssertTrue(RaftConfig(id: 1, voters: [1, 2, 3]).preVote)
+    func testPreVoteIsOffByDefaultUntilDiskLossRecoveryLearnsAMajoritysTerm() {
+        XCTAssertFalse(RaftConfig(id: 1, voters: [1, 2, 3]).preVote)
     }
 
     func testPreVoteDoesNotRaiseTerm() {
