@@ -277,6 +277,10 @@ public final class TCPConnection: @unchecked Sendable, EventHandler {
         loop.assertInLoop()
         guard open else { return }
         closeWhenFlushed = true
-        if outbound.isEmpty { close(nil) }
+        // Send the last bytes now rather than at the end of the loop iteration, so a closing
+        // connection gives its descriptor back at once: a flood of refused connections
+        // accepted in one wake (up to maxAcceptsPerWake) must not hold that many descriptors
+        // until the tick ends, eating the reserve kept for the WAL and snapshots.
+        if outbound.isEmpty { close(nil) } else if !watchingWritable { flush() }
     }
 }

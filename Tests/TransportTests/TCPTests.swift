@@ -102,6 +102,25 @@ final class TCPTests: XCTestCase {
         XCTAssertTrue(received.value == expected, "payload corrupted or reordered")
     }
 
+    func testCloseAfterFlushOfASmallReplyReleasesTheDescriptorAtOnce() throws {
+        let loop = try startedLoop(self)
+        let received = Locked<[UInt8]>([])
+        let port = try loop.submitAndWait {
+            try TCPListener(loop: loop, host: "127.0.0.1", port: 0) { c in
+                c.onBytes = { bytes in received.with { $0 += bytes } }
+            }.port
+        }
+        let client = try connect(loop, port: port)
+        try loop.submitAndWait {
+            // A refusal notice: written and closed in the same turn, as the gateway does for
+            // connections over its cap. The descriptor must be gone before the turn ends.
+            XCTAssertTrue(client.write([7, 7, 7]))
+            client.closeAfterFlush()
+            XCTAssertFalse(client.isOpen, "a closing connection with a small reply must not wait for the tick end")
+        }
+        XCTAssertTrue(waitUntil { received.value == [7, 7, 7] }, "the notice still arrives")
+    }
+
     func testPeerCloseFiresOnCloseExactlyOnce() throws {
         let loop = try startedLoop(self)
         let serverCloses = Locked<[TransportError?]>([])
