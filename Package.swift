@@ -36,7 +36,7 @@ let package = Package(
         // Leveled, structured log lines; rate-limited repeats.
         .target(name: "Logging"),
         // Flag parsing for the executables.
-        .target(name: "CLI"),
+        .target(name: "CLI", dependencies: ["Logging"]),
         // The kvd runtime: Replica over Transport and the POSIX disk.
         .target(name: "Server", dependencies: ["Replica", "Service", "Raft", "KV", "Transport", "Wire", "Storage", "CLI", "Logging", "Posix"]),
         // The client's session, routing and retry logic as a pure state machine (no I/O, no

@@ -1,3 +1,5 @@
+import Logging
+
 /// Why a command line was rejected. Each description is one line naming the flag, suitable
 /// for printing after "error: " followed by a pointer to --help.
 public enum FlagError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -39,19 +41,4 @@ public enum FlagError: Error, Equatable, Sendable, CustomStringConvertible {
                 + (missing.map { " (did you mean --\($0) \(a)?)" } ?? "")
         }
     }
-}
-
-func quoted(_ s: String) -> String {
-    var out = "\""
-    for ch in s.unicodeScalars {
-        switch ch {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        default:
-            if ch.value < 0x20 || ch.value == 0x7F { out += "\\u{\(String(ch.value, radix: 16))}" } else { out.unicodeScalars.append(ch) }
-        }
-    }
-    return out + "\""
 }

@@ -1,3 +1,4 @@
+import Logging
 /// The type of a declared flag, which decides how its text is parsed.
 public enum FlagKind: Sendable, Equatable {
     case string

@@ -76,8 +76,9 @@ public struct Logger: Sendable {
 
 private func isControl(_ c: Unicode.Scalar) -> Bool { c.value < 0x20 || c.value == 0x7F }
 
-/// A double-quoted value with quotes, backslashes and control characters escaped.
-private func quoted(_ s: String) -> String {
+/// A double-quoted value with quotes, backslashes and control characters escaped (log
+/// values and the flag parser's error messages share it).
+public func quoted(_ s: String) -> String {
     var out = "\""
     for ch in s.unicodeScalars {
         switch ch {
